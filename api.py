@@ -1,0 +1,57 @@
+"""The public plugin API: everything a model-family plugin needs, from one stable module.
+
+    from clinpred.api import FamilySpec, Prompt, RenderedChat, hookimpl
+
+    @hookimpl
+    def clinpred_register_families(register):
+        register(FamilySpec(name="olmo", model_patterns=[r"olmo"], default_model="..."))
+
+See README.md, "Writing a family plugin".
+"""
+
+from clinpred.core.errors import ClinpredError, PluginError, RenderError
+from clinpred.core.hookspecs import hookimpl
+from clinpred.core.parsing import parse_answer
+from clinpred.core.rendering import messages, render_with_template
+from clinpred.core.serialize import serialize
+from clinpred.core.tokens import decode, encode, hf_tokenizer
+from clinpred.core.values import (
+    CatalogEntry,
+    FamilySpec,
+    FeatureValue,
+    GGUFWheel,
+    MissingPolicy,
+    ParsedOutput,
+    ParseStatus,
+    Prompt,
+    Record,
+    RenderedChat,
+    SerializationStyle,
+    TaskSpec,
+)
+
+__all__ = [
+    "CatalogEntry",
+    "ClinpredError",
+    "FamilySpec",
+    "FeatureValue",
+    "GGUFWheel",
+    "MissingPolicy",
+    "ParsedOutput",
+    "ParseStatus",
+    "PluginError",
+    "Prompt",
+    "Record",
+    "RenderError",
+    "RenderedChat",
+    "SerializationStyle",
+    "TaskSpec",
+    "decode",
+    "encode",
+    "hf_tokenizer",
+    "hookimpl",
+    "messages",
+    "parse_answer",
+    "render_with_template",
+    "serialize",
+]

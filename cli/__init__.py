@@ -1,0 +1,1 @@
+"""The click command-line interface: the only layer that prints or exits."""

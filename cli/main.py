@@ -1,0 +1,91 @@
+"""``clinpred``: the command group, global options and error handling.
+
+Sub-commands live in their own modules and are imported only when invoked (``COMMANDS``), so
+``clinpred --help`` and the light commands start without importing mlx, pandas or sklearn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from clinpred import __version__
+from clinpred.cli.context import AppContext
+from clinpred.core.errors import ClinpredError
+
+#: command name -> "module:attribute" of a click command, imported lazily.
+COMMANDS: dict[str, str] = {
+    "families": "clinpred.cli.plugins_cmd:families",
+    "plugins": "clinpred.cli.plugins_cmd:plugins",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="clinpred")
+@click.option(
+    "--plugin",
+    "plugin_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Load a local plugin file (repeatable).",
+)
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    help="Fail (exit 1) when any plugin fails to import or register.",
+)
+@click.option("-v", "--verbose", count=True, help="More output (-vv may show patient rows).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
+@click.pass_context
+def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool, verbose: int, quiet: bool) -> None:
+    """Fine-tune LLMs on tabular clinical data and compare them honestly with classical models.
+
+    Start with `clinpred run`: a synthetic retained-placenta cohort, the embedded
+    SmolLM2-135M model and four baselines, offline.
+    """
+    ctx.obj = AppContext(
+        plugin_paths=tuple(plugin_paths),
+        strict_plugins=strict_plugins,
+        verbosity=-1 if quiet else verbose,
+    )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
+    try:
+        return cli.main(args=argv, prog_name="clinpred", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    except ClinpredError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

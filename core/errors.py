@@ -1,0 +1,52 @@
+"""The one error hierarchy of clinpred.
+
+The CLI turns a :class:`UserError` into one line and exit status 2 (bad input or configuration),
+and any other :class:`ClinpredError` into one line and exit status 1 (a runtime failure).
+Messages say what is wrong and what to do; they never contain patient rows.
+"""
+
+from __future__ import annotations
+
+
+class ClinpredError(Exception):
+    """Base class of every error clinpred raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(ClinpredError):
+    """Bad input or configuration: the user can fix it (exit status 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """model_configs.toml (or a dataset schema) is malformed or has impossible values."""
+
+
+class DataError(UserError):
+    """A dataset file is missing, malformed or does not match its schema."""
+
+
+class UnknownFamilyError(UserError):
+    """A family name or alias that no loaded plugin registered."""
+
+
+class PluginError(ClinpredError):
+    """A plugin failed to import, to register, or a hook raised / returned the wrong type."""
+
+
+class RenderError(PluginError):
+    """A family's chat rendering breaks the prompt-prefix property (training would be wrong)."""
+
+
+class ModelError(UserError):
+    """A model cannot be found, downloaded, converted or loaded."""
+
+
+class TrainingError(ClinpredError):
+    """Fine-tuning failed at run time."""
+
+
+class RunError(ClinpredError):
+    """A run directory is inconsistent, locked, or cannot be written."""
