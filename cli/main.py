@@ -18,6 +18,7 @@ from clinpred.core.errors import ClinpredError
 
 #: command name -> "module:attribute" of a click command, imported lazily.
 COMMANDS: dict[str, str] = {
+    "data": "clinpred.cli.data_cmd:data",
     "families": "clinpred.cli.plugins_cmd:families",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
 }
