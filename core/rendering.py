@@ -50,6 +50,8 @@ def render_with_template(
             "the family plugin must render this format itself"
         )
     completion = full[len(scoring):]
+    if not completion.startswith(answer) and completion.startswith(" " + answer):
+        answer = " " + answer  # the template writes one space before the answer (e.g. "[/INST] Yes")
     if not completion.startswith(answer):
         raise RenderError(
             "the chat template puts text between the generation prompt and the answer; "

@@ -9,8 +9,13 @@ from typing import Any
 
 
 def hf_tokenizer(tokenizer: Any) -> Any:
-    """The Hugging Face tokenizer inside mlx-lm's wrapper (or the tokenizer itself)."""
-    return getattr(tokenizer, "_tokenizer", tokenizer)
+    """The Hugging Face tokenizer inside mlx-lm's wrapper (or the tokenizer itself).
+
+    A Hugging Face fast tokenizer also has a ``_tokenizer`` (its Rust backend, which has no
+    ``apply_chat_template``): that one is not unwrapped.
+    """
+    inner = getattr(tokenizer, "_tokenizer", None)
+    return inner if hasattr(inner, "apply_chat_template") else tokenizer
 
 
 def encode(tokenizer: Any, text: str) -> list[int]:
