@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "data": "clinpred.cli.data_cmd:data",
     "families": "clinpred.cli.plugins_cmd:families",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
+    "run": "clinpred.cli.run_cmd:run",
 }
 
 

