@@ -10,7 +10,8 @@ With ``lp = logit(p)`` (``p`` clipped to ``[1e-6, 1 - 1e-6]``):
 Both are fitted by Newton-Raphson, batched over rows of case weights (bootstrap resamples). A
 fit that does not exist is NaN: one class present, constant predictions (the slope is not
 identifiable, e.g. the majority-class model; its intercept still is), or a fit that does not
-converge in ``max_iter`` steps (complete separation drives the slope to infinity).
+converge in ``max_iter`` steps, or logit(p) separating the classes (complete or quasi-complete
+separation: the slope's estimate is infinite).
 """
 
 from __future__ import annotations
@@ -93,5 +94,19 @@ def calibration_slope(
         converged |= good & (size < tol)
         if (converged | ~good).all():
             break
-    ok = converged & identifiable & _both_classes(y, w) & np.isfinite(b)
+    ok = converged & identifiable & ~_separated(y, lp, w) & np.isfinite(b)
     return np.where(ok, b, np.nan)
+
+
+def _separated(y: np.ndarray, lp: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rows where logit(p) separates the classes (completely or quasi-completely), or one class
+    is absent: the slope's maximum-likelihood estimate is then infinite or undefined."""
+    present = w > 0
+    pos = present & (y[None, :] == 1)
+    neg = present & (y[None, :] == 0)
+    lp_row = np.broadcast_to(lp, w.shape)
+    min_pos = np.where(pos, lp_row, np.inf).min(axis=1)
+    max_pos = np.where(pos, lp_row, -np.inf).max(axis=1)
+    min_neg = np.where(neg, lp_row, np.inf).min(axis=1)
+    max_neg = np.where(neg, lp_row, -np.inf).max(axis=1)
+    return (max_neg <= min_pos) | (max_pos <= min_neg)
