@@ -1,0 +1,82 @@
+"""Qwen2.5 and Qwen3 (ChatML).
+
+Format: ``<|im_start|>role\\n...<|im_end|>\\n``. Qwen2.5's template injects a default system
+message ("You are Qwen, created by Alibaba Cloud...") when the prompt has none. Qwen3's template
+opens a thought unless ``enable_thinking=False``: then the generation prompt ends with the empty
+thought ``<think>\\n\\n</think>\\n\\n`` and the training text holds the same, so the answer is
+scored and trained right after it. Thinking is OFF for scoring and training (Qwen2.5's template
+ignores the flag). Generated text is parsed after removing think blocks; an unterminated thought
+is recognised. Stops: ``<|im_end|>``, ``<|endoftext|>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinpred.api import CatalogEntry, FamilySpec, ParsedOutput, Prompt, RenderedChat, TaskSpec, hookimpl
+from clinpred.plugins._chat import render_family
+from clinpred.plugins._think import parse_thinking
+
+STOP = ("<|im_end|>", "<|endoftext|>")
+
+#: Plain ChatML (no default system message, no thoughts), for tokenizers without a template.
+FALLBACK_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Defaults: rank 16 and 1000 iterations as the original study's "v2" setting (REFERENCES §1);
+# alpha 32 (scale 2); mlx-lm's LoRA defaults for the learning rate and layers (1e-5, 16); batch
+# size 2 because the default model (the study's Qwen2.5-7B) has 7B parameters (memory).
+HYPERPARAMETERS = {
+    "lora_rank": 16,
+    "lora_alpha": 32,
+    "learning_rate": 1e-5,
+    "num_iters": 1000,
+    "batch_size": 2,
+    "lora_layers": 16,
+}
+
+SPEC = FamilySpec(
+    name="qwen",
+    description="Qwen2.5 / Qwen3 (ChatML; Qwen3 thinking off, think blocks stripped when parsing)",
+    aliases=("qwen2.5", "qwen3"),
+    model_patterns=(r"qwen",),
+    default_model="mlx-community/Qwen2.5-7B-Instruct-4bit",
+    hyperparameters=HYPERPARAMETERS,
+    catalog=(
+        CatalogEntry(
+            name="qwen2.5-7b-instruct",
+            description="Qwen2.5 7B Instruct, MLX 4-bit (the original study)",
+            hub_id="mlx-community/Qwen2.5-7B-Instruct-4bit",
+            license="Apache-2.0",
+        ),
+        CatalogEntry(
+            name="qwen3-4b",
+            description="Qwen3 4B, MLX 4-bit (failed in the original study: <think> broke its parser)",
+            hub_id="mlx-community/Qwen3-4B-4bit",
+            license="Apache-2.0",
+            hyperparameters={"batch_size": 4},
+        ),
+    ),
+)
+
+
+@hookimpl
+def clinpred_register_families(register):
+    register(SPEC)
+
+
+@hookimpl
+def clinpred_render_chat(family: FamilySpec, tokenizer: Any, prompt: Prompt, answer: str) -> RenderedChat:
+    """The tokenizer's template (or plain ChatML) with thinking off."""
+    return render_family(
+        tokenizer, prompt, answer, fallback=FALLBACK_TEMPLATE, stop=STOP, enable_thinking=False
+    )
+
+
+@hookimpl
+def clinpred_parse_output(family: FamilySpec, text: str, task: TaskSpec) -> ParsedOutput:
+    """Strip think blocks (recognising an unterminated one), then read Yes/No."""
+    return parse_thinking(text, task)
