@@ -53,6 +53,8 @@ INTERVAL_METRICS = (
     "calibration_intercept",
     "calibration_slope",
 ) + CONFUSION_RATES
+#: resamples x patients evaluated at once by :func:`bootstrap_ci`
+_CHUNK_CELLS = 2_000_000
 #: plain counts reported without a CI
 COUNT_METRICS = ("n", "events", "tp", "fp", "tn", "fn")
 
@@ -135,7 +137,9 @@ def bootstrap_ci(
     y, q = check_inputs(labels, p)
     pred = _predictions(q, threshold)
     w = bootstrap_weights(y, n_resamples, seed)
-    stats = _all_metrics(y, q, pred, w)
+    chunk = max(1, _CHUNK_CELLS // max(y.size, 1))  # bounds the memory of the batched kernels
+    parts = [_all_metrics(y, q, pred, w[i : i + chunk]) for i in range(0, n_resamples, chunk)]
+    stats = {name: np.concatenate([part[name] for part in parts]) for name in INTERVAL_METRICS}
     out: dict[str, tuple[float, float]] = {}
     for name in INTERVAL_METRICS:
         v = stats[name]

@@ -202,6 +202,15 @@ def test_vectorised_bootstrap_equals_metrics_of_each_resample():
         assert batch["auprc"][b] == pytest.approx(skm.average_precision_score(y[idx], p[idx]), abs=1e-12)
 
 
+def test_chunked_bootstrap_equals_one_batch(monkeypatch):
+    import clinpred.core.metrics as metrics
+
+    y, p = _simulated(200, 10)
+    whole = bootstrap_ci(y, p, 0.5, n_resamples=300, seed=2)
+    monkeypatch.setattr(metrics, "_CHUNK_CELLS", 7 * 200)  # 7 resamples per chunk, ragged tail
+    assert bootstrap_ci(y, p, 0.5, n_resamples=300, seed=2) == whole
+
+
 def test_bootstrap_rejects_bad_settings():
     y, p = _simulated(50, 0)
     with pytest.raises(DataError):
