@@ -23,4 +23,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=False).print(table)
+    import sys
+
+    # Not a terminal (a pipe, a log file, CI): use a wide page rather than wrapping every cell.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
