@@ -59,6 +59,6 @@ def clinpred_register_families(register):
 @hookimpl
 def clinpred_render_chat(family: FamilySpec, tokenizer: Any, prompt: Prompt, answer: str) -> RenderedChat:
     """The tokenizer's template (or the documented format); fold the system text if it would drop it."""
-    template = tokenizer_template(tokenizer) or FALLBACK_TEMPLATE
-    fold = "system" not in template
+    own = tokenizer_template(tokenizer)
+    fold = own is not None and "system" not in own  # the first Phi-3 template drops a system turn
     return render_family(tokenizer, prompt, answer, fallback=FALLBACK_TEMPLATE, stop=STOP, fold_system=fold)
