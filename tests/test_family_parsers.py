@@ -94,7 +94,9 @@ def test_split_think_opened_in_the_prompt():
 # -- fuzzing: never raises; a label only when the answer part says one word unambiguously ------
 
 _WORD = {True: re.compile(r"(?<![\w-])yes(?![\w-])", re.I), False: re.compile(r"(?<![\w-])no(?![\w-])", re.I)}
-_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 _ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",))
 _ANY_TEXT = st.text(_ALPHABET, max_size=80) | st.lists(
     st.sampled_from(["Yes", "No", "yes", "NO", "<think>", "</think>", "\n", " ", ".", "**", "Answer:", "maybe",

@@ -267,3 +267,17 @@ def test_a_broken_rendering_is_caught_naming_the_family():
     bad = RenderedChat(prompt="<|im_start|>assistant\n<think>\n\n</think>\n", completion="\nYes", answer="\nYes")
     with pytest.raises(RenderError, match="qwen"):
         tokenize_checked("qwen", tok, bad)
+
+
+def test_qwen3_through_mlx_lm_tokenizer_wrapper_thinking_stays_off(registry):
+    from mlx_lm.tokenizer_utils import TokenizerWrapper
+
+    wrapped = TokenizerWrapper(tt.qwen3())
+    msgs = [{"role": "user", "content": USER}]
+    assert not wrapped.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False).endswith(
+        "</think>\n\n"
+    )  # mlx-lm turns thinking on when the caller does not say
+    rendered = registry.render_chat("qwen", wrapped, NO_SYSTEM, "Yes")
+    assert rendered.prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    example = tokenize_checked("qwen", wrapped, rendered)
+    assert decode(wrapped, list(example.ids[example.answer_start:example.answer_end])) == "Yes"
