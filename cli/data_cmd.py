@@ -49,21 +49,18 @@ def check(ctx: click.Context, path: str | None, config: str | None, min_per_clas
 def _print_summary(summary: dict, *, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    out = Console()
-    err = Console(stderr=True)
     for warning in summary["warnings"]:
-        err.print(f"Warning: {warning}", markup=False, highlight=False)
+        click.echo(f"Warning: {warning}", err=True)
     if quiet:
-        out.print(f"OK {summary['rows']} rows, {summary['events']} events", markup=False, highlight=False)
+        click.echo(f"OK {summary['rows']} rows, {summary['events']} events")
         return
-    out.print(f"Data: {summary['source']}", markup=False, highlight=False)
-    out.print(f"sha256: {summary['sha256']}", markup=False, highlight=False)
-    out.print(
+    click.echo(f"Data: {summary['source']}")
+    click.echo(f"sha256: {summary['sha256']}")
+    click.echo(
         f"{summary['rows']} rows; target {summary['target_column']!r}: {summary['events']} events, "
-        f"{summary['non_events']} non-events (prevalence {summary['prevalence']:.1%})",
-        markup=False,
-        highlight=False,
+        f"{summary['non_events']} non-events (prevalence {summary['prevalence']:.1%})"
     )
     table = Table(title="Features")
     for name, justify in (("column", "left"), ("type", "left"), ("missing", "right"),
@@ -74,12 +71,11 @@ def _print_summary(summary: dict, *, quiet: bool) -> None:
             desc = f"{col['mean']:.4g} ({col['min']:.4g} to {col['max']:.4g})"
         else:
             desc = f"{col['levels']} levels"
-        table.add_row(col["name"], col["kind"], f"{col['missing']} ({col['missing_fraction']:.1%})", desc)
-    out.print(table)
+        table.add_row(Text(col["name"]), col["kind"], f"{col['missing']} ({col['missing_fraction']:.1%})", desc)
+    Console().print(table)
     if summary["ignored_columns"]:
-        out.print(f"Not in the schema (ignored): {', '.join(summary['ignored_columns'])}",
-                  markup=False, highlight=False)
-    out.print("OK: the data matches the schema.", markup=False, highlight=False)
+        click.echo(f"Not in the schema (ignored): {', '.join(summary['ignored_columns'])}")
+    click.echo("OK: the data matches the schema.")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -142,6 +142,11 @@ _FEATURE_KEYS = ("name", "display", "unit", "kind", "value_labels", "decimals", 
 _TASK_KEYS = ("question", "positive", "negative", "system", "style", "missing", "missing_text", "intro")
 
 
+def _nested(where: str, key: str) -> str:
+    """``"f.toml: [dataset]"`` + ``"task"`` -> ``"f.toml: [dataset.task]"``; ``"f.toml"`` -> ``"f.toml: [task]"``."""
+    return f"{where[:-1]}.{key}]" if where.endswith("]") else f"{where}: [{key}]"
+
+
 def _target_values(value: Any, where: str, key: str) -> tuple[Any, ...]:
     if not isinstance(value, list):
         value = [value]
@@ -158,8 +163,8 @@ def _text_list(value: Any, where: str, key: str) -> tuple[str, ...]:
 
 
 def _parse_task(table: Any, where: str, base: TaskSpec | None) -> TaskSpec:
-    expect_type(table, dict, where, "[dataset.task]")
-    where = f"{where}.task"
+    where = _nested(where, "task")
+    expect_type(table, dict, where, "the task table")
     check_keys(table, _TASK_KEYS, where)
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
@@ -180,12 +185,12 @@ def _parse_task(table: Any, where: str, base: TaskSpec | None) -> TaskSpec:
 
 
 def _parse_feature(item: Any, where: str, default_missing: tuple[str, ...]) -> FeatureSpec:
-    expect_type(item, dict, where, "each [[dataset.features]] entry")
-    check_keys(item, _FEATURE_KEYS, where)
+    expect_type(item, dict, where, "each features entry")
     if "name" not in item:
         raise ConfigError(f"{where}: missing key 'name' (the column name in the data file)")
     name = expect_type(item["name"], str, where, "name")
     where = f"{where} ({name!r})"
+    check_keys(item, _FEATURE_KEYS, where)
     kwargs: dict[str, Any] = {"name": name}
     for key in ("display", "unit"):
         if key in item:
@@ -251,7 +256,7 @@ def parse_dataset_schema(
     if "features" in table:
         features = expect_type(table["features"], list, where, "features ([[dataset.features]] entries)")
         kwargs["features"] = tuple(
-            _parse_feature(item, f"{where}.features[{i}]", default_missing) for i, item in enumerate(features)
+            _parse_feature(item, f"{_nested(where, 'features')} #{i + 1}", default_missing) for i, item in enumerate(features)
         )
     elif default_missing and base is not None:
         kwargs["features"] = tuple(
@@ -284,7 +289,7 @@ def schema_from_file(path: str | Path, *, _seen: frozenset[Path] = frozenset()) 
         table, where = data["dataset"], f"{path}: [dataset]"
     else:
         table, where = data, f"{path}"
-    return parse_dataset_schema(table, where=where, base_dir=path.parent, _seen=_seen | {key})
+    return parse_dataset_schema(table, where=where, base_dir=key.parent, _seen=_seen | {key})
 
 
 @functools.lru_cache(maxsize=1)

@@ -56,7 +56,7 @@ EFFECTS: dict[str, tuple[float, float]] = {
 
 #: Per-country intercepts, calibrated by :func:`calibrate_intercepts` so that the mean true
 #: probability within each country equals ``COUNTRY_RATES``.
-INTERCEPTS = (0.7928, -0.1209, 0.5171)
+INTERCEPTS = (0.7941, -0.1001, 0.5377)
 
 
 def _truncated(draw: Callable[[int], np.ndarray], lo: float, hi: float, n: int) -> np.ndarray:
@@ -91,7 +91,8 @@ def _covariates(rng: np.random.Generator, country: np.ndarray) -> dict[str, np.n
     n = len(country)
     uk = country == 0
     raw = {
-        "age": _normal(rng, np.where(uk, 30.0, 25.0), np.where(uk, 5.5, 6.0), 16, 48, n),
+        # 14-48 years; 24.45 before truncation gives a mean of 25 after it
+        "age": _normal(rng, np.where(uk, 30.0, 24.45), np.where(uk, 5.5, 6.0), 14, 48, n),
         "hemoglobin": _normal(rng, np.where(uk, 12.0, 11.0), np.where(uk, 1.2, 1.5), 6.0, 16.5, n),
         "gestational_age": _normal(rng, 39.2, 1.6, 34.0, 42.9, n),
         "birth_weight": _normal(rng, 3.3, 0.5, 1.6, 5.2, n),

@@ -107,7 +107,8 @@ def _read_text(text: str, name: str, suffix: str) -> TextTable:
             lines.append(reader.line_num)
     except csv.Error as exc:
         raise DataError(f"{name}: line {reader.line_num}: malformed {_DELIMITER_NAMES[delimiter]}-separated text ({exc})") from None
-    assert header is not None  # the text is not blank
+    if header is None:
+        raise DataError(f"{name}: the file has no header line (only blank lines); give a CSV/TSV file")
     _check_header(header, name)
     kind = {",": "csv", "\t": "tsv"}.get(delimiter, "text")
     cells = {col: [row[j] for row in rows] for j, col in enumerate(header)}
