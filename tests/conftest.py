@@ -1,9 +1,21 @@
-"""Shared test setup: make the helper modules in tests/ importable (pytest runs with
-``--import-mode=importlib``, which does not put the test directory on ``sys.path``)."""
+"""Shared test setup.
+
+- Make the helper modules in tests/ importable (pytest runs with ``--import-mode=importlib``,
+  which does not put the test directory on ``sys.path``).
+- Every test starts with no plugin allow/deny lists from the environment.
+"""
 
 import sys
 from pathlib import Path
 
+import pytest
+
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
+
+
+@pytest.fixture(autouse=True)
+def _clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLINPRED_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("CLINPRED_DISABLE_PLUGINS", raising=False)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.clirun import clinpred
+from clirun import clinpred
 
 BUILTIN_FAMILIES = {"llama", "mistral", "phi", "qwen", "gemma", "deepseek-r1", "smollm"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import clinpred
+from clirun import clinpred
 
 BASELINES = {"majority", "lasso", "random_forest", "gradient_boosting"}
 
