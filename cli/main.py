@@ -19,6 +19,7 @@ from clinpred.core.errors import ClinpredError
 #: command name -> "module:attribute" of a click command, imported lazily.
 COMMANDS: dict[str, str] = {
     "data": "clinpred.cli.data_cmd:data",
+    "diagnose": "clinpred.cli.diagnose_cmd:diagnose",
     "families": "clinpred.cli.plugins_cmd:families",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
     "run": "clinpred.cli.run_cmd:run",
