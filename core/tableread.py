@@ -55,6 +55,8 @@ def parse_table(data: bytes, name: str, suffix: str = "") -> TextTable:
         raise DataError(f"{name}: the file is empty; give a CSV/TSV file with a header line and data rows")
     if suffix in _PARQUET_SUFFIXES or data[:4] == b"PAR1":
         return _from_frame(_read_parquet(data, name), name, "parquet")
+    if suffix == ".xls":
+        raise DataError(f"{name}: legacy .xls workbooks are not supported; save it as .xlsx or CSV")
     if suffix in _EXCEL_SUFFIXES:
         return _from_frame(_read_excel(data, name), name, "excel")
     if data[:4] == b"PK\x03\x04":
@@ -148,7 +150,7 @@ def _read_excel(data: bytes, name: str) -> Any:
             f"{name}: reading Excel needs openpyxl: pip install 'clinpred[excel]' (or save as CSV)"
         ) from None
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object)
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
     except Exception as exc:  # openpyxl / zipfile raise many types for a corrupt file
         raise DataError(f"{name}: cannot read as an Excel workbook ({type(exc).__name__}: {_first_line(exc)})") from None
     if frame.empty:

@@ -188,7 +188,7 @@ def test_missing_markers_are_only_those_declared() -> None:
 def test_numbers_are_strict(cell: str) -> None:
     rows = _rows(10, 10)
     rows[5] = f'p5,"{cell}",a,yes'
-    with pytest.raises(DataError, match=f"column 'x', line 7: .* is not a number"):
+    with pytest.raises(DataError, match="column 'x', line 7: .* is not a number"):
         load_bytes(_csv("id,x,grp,y", rows), _mini_schema(), name="m.csv")
 
 
