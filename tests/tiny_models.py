@@ -51,6 +51,7 @@ def model_config(model_type: str, vocab_size: int, *, hidden: int = 64, layers: 
         cfg.update(query_pre_attn_scalar=hidden // 4, sliding_window=64, sliding_window_pattern=2)
     if eos_token_id is not None:
         cfg["eos_token_id"] = eos_token_id
+        cfg["pad_token_id"] = eos_token_id  # transformers' phi3 default (32000) is outside the vocab
     cfg.update(extra)
     return cfg
 
@@ -86,3 +87,65 @@ def build_tiny_model(dest: Path, arch: str, *, seed: int = 0, layers: int = 2, h
 def render_options(arch: str) -> dict[str, Any]:
     """Keyword options for ``render_with_template`` with this architecture's tokenizer."""
     return dict(ARCHITECTURES[arch][2])
+
+
+_BUILT: dict[tuple[str, int, int], Path] = {}
+_ROOT: list[Path] = []
+
+
+def tiny_model_dir(arch: str, *, seed: int = 0, layers: int = 2) -> Path:
+    """A tiny model directory built once per test session (in a temporary folder)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    key = (arch, seed, layers)
+    if key not in _BUILT:
+        if not _ROOT:
+            _ROOT.append(Path(tempfile.mkdtemp(prefix="clinpred-tiny-models-")))
+            atexit.register(shutil.rmtree, _ROOT[0], True)
+        _BUILT[key] = build_tiny_model(_ROOT[0] / f"{arch}-{seed}-{layers}", arch, seed=seed, layers=layers)
+    return _BUILT[key]
+
+
+def load_tiny(arch: str, **kwargs: Any) -> tuple[Any, Any]:
+    """(model, tokenizer wrapper) of :func:`tiny_model_dir` through ``mlx_lm.load``."""
+    import mlx_lm
+
+    return mlx_lm.load(str(tiny_model_dir(arch, **kwargs)))
+
+
+_COUNTRIES = ("Uganda", "Pakistan")
+
+
+def patient_prompt(i: int, label: int):
+    """A short patient prompt whose country gives the label away (a separable toy task)."""
+    from clinpred.core.values import Prompt
+
+    return Prompt(
+        system="You are a clinical prediction assistant.",
+        user=f"Age: {20 + (7 * i) % 23} years\nCountry: {_COUNTRIES[label]}\n"
+             "Will this patient need manual removal of the placenta? Answer Yes or No.",
+    )
+
+
+def rendered(tokenizer: Any, arch: str, i: int, label: int, answer: str | None = None):
+    """The RenderedChat of :func:`patient_prompt` with the tokenizer's template."""
+    from clinpred.core.rendering import render_with_template
+
+    word = answer if answer is not None else ("Yes" if label else "No")
+    return render_with_template(tokenizer, patient_prompt(i, label), word, **render_options(arch))
+
+
+def separable_items(tokenizer: Any, arch: str, n: int, *, start: int = 0, flip: bool = False) -> list[Any]:
+    """``n`` TrainItems alternating labels 0/1; ``flip`` gives every prompt the wrong answer."""
+    from clinpred.core.rendering import tokenize_checked
+    from clinpred.core.training import TrainItem
+
+    out = []
+    for i in range(start, start + n):
+        label = i % 2
+        answer = ("Yes" if label else "No") if not flip else ("No" if label else "Yes")
+        ex = tokenize_checked(arch, tokenizer, rendered(tokenizer, arch, i, label, answer))
+        out.append(TrainItem(ex, label if not flip else 1 - label, 1.0))
+    return out
