@@ -20,7 +20,9 @@ from clinpred.core.errors import ClinpredError
 COMMANDS: dict[str, str] = {
     "data": "clinpred.cli.data_cmd:data",
     "diagnose": "clinpred.cli.diagnose_cmd:diagnose",
+    "doctor": "clinpred.cli.doctor_cmd:doctor",
     "families": "clinpred.cli.plugins_cmd:families",
+    "models": "clinpred.cli.models_cmd:models",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
     "run": "clinpred.cli.run_cmd:run",
 }
@@ -73,6 +75,9 @@ def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool,
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
     try:
+        from clinpred.core.blas import activate
+
+        activate()  # an optimized BLAS for MLX, loaded before mlx is imported (CLINPRED_NO_BLAS=1: off)
         return cli.main(args=argv, prog_name="clinpred", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -1,0 +1,148 @@
+"""``clinpred models``: list, pull and import models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clinpred.cli.context import app
+from clinpred.cli.output import echo_json, print_table
+
+
+def _source(entry: Any) -> str:
+    if entry.gguf_wheel is not None:
+        return f"pypi:{entry.gguf_wheel.package}=={entry.gguf_wheel.version}"
+    return f"hub:{entry.hub_id}"
+
+
+def model_rows(registry: Any) -> list[dict[str, Any]]:
+    """Catalog entries of every family, then models imported into the cache."""
+    from clinpred.core import cache
+    from clinpred.core.model_source import local_path, model_info
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for spec, entry in registry.catalog():
+        path = local_path(entry)
+        size = cache.dir_size(path) if path else (entry.gguf_wheel.size if entry.gguf_wheel else None)
+        rows.append({
+            "name": entry.name,
+            "family": spec.name,
+            "source": _source(entry),
+            "local_path": str(path) if path else None,
+            "size_bytes": size,
+            "size": cache.human_size(size),
+            "default": spec.default_model == entry.name,
+            "license": entry.license,
+            "description": entry.description,
+        })
+        seen.add(entry.name)
+    for name, path in cache.cached_models().items():
+        if name in seen:
+            continue
+        info = model_info(path)
+        size = cache.dir_size(path)
+        rows.append({
+            "name": name,
+            "family": info.get("family"),
+            "source": info.get("source", "local"),
+            "local_path": str(path),
+            "size_bytes": size,
+            "size": cache.human_size(size),
+            "default": False,
+            "license": info.get("license") or "",
+            "description": info.get("gguf_name") or "",
+        })
+    return rows
+
+
+@click.group()
+def models() -> None:
+    """List, pull and import models (cached under $CLINPRED_HOME or ~/.cache/clinpred)."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_models(ctx: click.Context, as_json: bool) -> None:
+    """Catalog models of every family and imported models, with their local path if present."""
+    rows = model_rows(app(ctx).registry)
+    if as_json:
+        echo_json(rows)
+        return
+    print_table(
+        "Models",
+        ["name", "family", "source", "size", "local path"],
+        [[r["name"] + (" *" if r["default"] else ""), r["family"], r["source"], r["size"],
+          r["local_path"] or "(not pulled)"] for r in rows],
+    )
+    click.echo("* the family's default model; `clinpred models pull NAME` fetches one.")
+
+
+class _RichProgress:
+    """Adapter from the core's progress(stage, done, total) callback to rich bars."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+def _run_with_progress(quiet: bool, fn: Any) -> Path:
+    if quiet:
+        return fn(None)
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=False) as progress:
+        return fn(_RichProgress(progress))
+
+
+@models.command()
+@click.argument("name")
+@click.pass_context
+def pull(ctx: click.Context, name: str) -> None:
+    """Download and convert the catalog model NAME (or a family's default model)."""
+    from clinpred.core.errors import ModelError
+    from clinpred.core.model_source import pull_catalog_entry
+
+    registry = app(ctx).registry
+    catalog = {entry.name: entry for _spec, entry in registry.catalog()}
+    entry = catalog.get(name)
+    if entry is None:
+        try:
+            spec = registry.family(name)
+        except Exception:  # noqa: BLE001 - not a family either: say what exists
+            spec = None
+        entry = catalog.get(spec.default_model) if spec and spec.default_model else None
+    if entry is None:
+        from clinpred.core.tomlfile import did_you_mean
+
+        raise ModelError(
+            f"no catalog model named {name!r}{did_you_mean(name, sorted(catalog))}; "
+            "see `clinpred models list`"
+        )
+    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: pull_catalog_entry(entry, cb))
+    click.echo(f"{entry.name}: {path}")
+
+
+@models.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Name to store the model under (lowercase).")
+@click.option("--family", required=True, help="The model's family (see `clinpred families`).")
+@click.pass_context
+def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
+    """Convert a local GGUF file (tensors Q4_0, Q4_1, Q8_0, F16 or F32) into the cache."""
+    from clinpred.core.model_source import import_gguf
+
+    spec = app(ctx).registry.family(family)
+    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: import_gguf(file, name, spec.name, cb))
+    click.echo(f"{name} ({spec.name}): {path}")

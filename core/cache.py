@@ -1,0 +1,73 @@
+"""clinpred's cache: converted models and downloads.
+
+Location: ``$CLINPRED_HOME`` if set, else ``$XDG_CACHE_HOME/clinpred`` (``~/.cache/clinpred``).
+Models live in ``models/NAME`` (an MLX model directory each); downloads in ``downloads/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "CLINPRED_HOME"
+
+
+def home() -> Path:
+    """clinpred's cache directory (not created)."""
+    explicit = os.environ.get(HOME_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "clinpred"
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def model_dir(name: str) -> Path:
+    """Where the model ``name`` is (or would be) stored."""
+    return models_dir() / name
+
+
+def downloads_dir() -> Path:
+    return home() / "downloads"
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (0 when it does not exist)."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def human_size(n: int | None) -> str:
+    """``123.4 MB`` style (decimal units)."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover
+
+
+def cached_models() -> dict[str, Path]:
+    """Model directories in the cache (name -> path), skipping temporary ones."""
+    root = models_dir()
+    if not root.is_dir():
+        return {}
+    return {
+        p.name: p
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()
+    }

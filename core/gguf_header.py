@@ -1,0 +1,119 @@
+"""Reading a GGUF file's header (metadata keys and tensor types) without its tensor data.
+
+Used to give one clear line about a file MLX cannot read: not a GGUF file, truncated, or a tensor
+type MLX's reader does not handle.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from attrs import define
+
+from clinpred.core.errors import ModelError
+
+#: ggml tensor type ids -> names (llama.cpp's ``ggml_type``).
+GGML_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
+    10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS",
+    17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS",
+    24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16",
+}
+#: Types MLX keeps quantized (affine, group 32) or reads as floats.
+KEPT_TYPES = frozenset({"F32", "F16", "Q4_0", "Q4_1", "Q8_0"})
+#: Types MLX's reader dequantizes to float16 on load.
+DEQUANTIZED_TYPES = frozenset({"BF16", "Q2_K", "Q4_K", "Q6_K"})
+READABLE_TYPES = KEPT_TYPES | DEQUANTIZED_TYPES
+
+_FIXED = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_MAX_STRING = 1 << 26
+
+
+@define(frozen=True)
+class GGUFHeader:
+    version: int
+    scalars: dict[str, Any]  # metadata keys with scalar or string values (arrays are left out)
+    tensor_types: dict[str, str]  # tensor name -> ggml type name
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _read(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise _Truncated
+    return data
+
+
+def _unpack(f: BinaryIO, fmt: str) -> Any:
+    return struct.unpack(fmt, _read(f, struct.calcsize(fmt)))[0]
+
+
+def _string(f: BinaryIO) -> str:
+    n = _unpack(f, "<Q")
+    if n > _MAX_STRING:
+        raise ValueError("string length out of range")
+    return _read(f, n).decode("utf-8", errors="replace")
+
+
+def _value(f: BinaryIO, kind: int) -> Any:
+    if kind in _FIXED:
+        return _unpack(f, _FIXED[kind])
+    if kind == 8:
+        return _string(f)
+    if kind == 9:
+        item, count = _unpack(f, "<I"), _unpack(f, "<Q")
+        if item in _FIXED:
+            _read(f, struct.calcsize(_FIXED[item]) * count)
+        else:
+            for _ in range(count):
+                _value(f, item)
+        return None
+    raise ValueError(f"unknown metadata value type {kind}")
+
+
+def read_header(path: str | Path) -> GGUFHeader:
+    """The header of a GGUF file; :class:`ModelError` when it is not one or is cut short."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ModelError(f"{path}: not a GGUF file (it does not start with 'GGUF')")
+            version = _unpack(f, "<I")
+            if version not in (2, 3):
+                raise ModelError(f"{path}: GGUF version {version} is not supported (2 or 3 are)")
+            n_tensors, n_kv = _unpack(f, "<Q"), _unpack(f, "<Q")
+            scalars: dict[str, Any] = {}
+            for _ in range(n_kv):
+                key = _string(f)
+                value = _value(f, _unpack(f, "<I"))
+                if value is not None:
+                    scalars[key] = value
+            types: dict[str, str] = {}
+            for _ in range(n_tensors):
+                name = _string(f)
+                n_dims = _unpack(f, "<I")
+                if n_dims > 8:
+                    raise ValueError("tensor rank out of range")
+                _read(f, 8 * n_dims)
+                kind = _unpack(f, "<I")
+                _unpack(f, "<Q")
+                types[name] = GGML_TYPES.get(kind, f"type {kind}")
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except _Truncated:
+        raise ModelError(
+            f"{path}: the GGUF file is truncated (incomplete download?); download it again"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: corrupt GGUF header ({exc}); download the file again") from None
+    return GGUFHeader(version, scalars, types)
+
+
+def unreadable_tensors(header: GGUFHeader) -> dict[str, str]:
+    """Tensors whose type MLX cannot read (name -> type name)."""
+    return {name: kind for name, kind in header.tensor_types.items() if kind not in READABLE_TYPES}
