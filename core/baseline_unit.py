@@ -19,7 +19,7 @@ def run_baseline_unit(name: str, dataset: Any, split: Any, train_idx: np.ndarray
     start = time.perf_counter()
     labels = dataset.labels
     frame = dataset.feature_frame()
-    categorical = [f.name for f in dataset.schema.features if f.kind == "categorical"]
+    categorical = [f.name for f in dataset.schema.features if f.kind in ("categorical", "binary")]
     p_val, p_test = fit_predict_baseline(
         name,
         frame.iloc[train_idx].reset_index(drop=True),
