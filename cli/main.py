@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "models": "clinpred.cli.models_cmd:models",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
     "run": "clinpred.cli.run_cmd:run",
+    "status": "clinpred.cli.status_cmd:status",
 }
 
 
