@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-F32, F16, Q4_0, Q4_1, Q8_0, Q4_K = 0, 1, 2, 3, 8, 12
+F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K = 0, 1, 2, 3, 8, 12, 13
+#: K-quant types written as zero blocks (bytes per 256 values): enough to test a reader.
+ZERO_BLOCKS = {Q4_K: 144, Q5_K: 176}
 _STRING, _ARRAY = 8, 9
 ALIGN = 32
 
@@ -92,8 +94,8 @@ def write_gguf(path: Path, metadata: dict[str, Any], tensors: dict[str, tuple[np
             data = arr.astype(np.float32).tobytes()
         elif kind == F16:
             data = arr.astype(np.float16).tobytes()
-        elif kind == Q4_K:
-            data = bytes(144 * (arr.size // 256))
+        elif kind in ZERO_BLOCKS:
+            data = bytes(ZERO_BLOCKS[kind] * (arr.size // 256))
         else:
             data = quantize(arr, kind)
         dims = list(reversed(arr.shape))

