@@ -42,18 +42,19 @@ def answer_targets(example: TokenizedExample) -> tuple[list[int], list[int]]:
 
 def make_batch(items: Sequence[TrainItem], weights: Sequence[float]) -> dict[str, np.ndarray]:
     """Right-padded tokens ``(B, L)`` with the flattened answer positions ``b * L + p``, their
-    targets and loss weights ``(T,)``, and the number of real tokens."""
-    length = max(len(it.example.ids) for it in items)
+    targets and loss weights ``(T,)``, and the number of real tokens. Tokens after the answer
+    (end-of-turn markers) are left out: a causal model's loss on the answer never sees them."""
+    length = max(it.example.answer_end for it in items)
     tokens = np.zeros((len(items), length), dtype=np.int32)
     flat, targets, w = [], [], []
     for b, (item, weight) in enumerate(zip(items, weights)):
-        tokens[b, : len(item.example.ids)] = item.example.ids
+        tokens[b, : item.example.answer_end] = item.example.ids[: item.example.answer_end]
         positions, tgt = answer_targets(item.example)
         flat += [b * length + p for p in positions]
         targets += tgt
         w += [weight] * len(tgt)
     return {"tokens": tokens, "flat": np.array(flat, np.int32), "targets": np.array(targets, np.int32),
-            "weights": np.array(w, np.float32), "n_tokens": int(sum(len(it.example.ids) for it in items))}
+            "weights": np.array(w, np.float32), "n_tokens": int(sum(it.example.answer_end for it in items))}
 
 
 def micro_batch_indices(n: int, batch_size: int, seed: int, index: int) -> np.ndarray:
@@ -152,7 +153,7 @@ def train_lora(
     if metric == "auroc" and len({int(it.label) for it in val}) < 2:
         metric = "loss"  # AUROC is undefined with one class in validation
     if cfg.max_seq_len is not None:
-        long = sum(len(it.example.ids) > cfg.max_seq_len for it in train + val)
+        long = sum(it.example.answer_end > cfg.max_seq_len for it in train + val)
         if long:
             raise TrainingError(f"{long} examples are longer than max_seq_len = {cfg.max_seq_len} tokens; "
                                 "raise max_seq_len or shorten the prompt (e.g. fewer features)")
@@ -218,7 +219,6 @@ def train_lora(
                 state["step"] = step
                 state["losses"].append(loss_sum / n_answer)
                 state["trained_tokens"] += n_tokens
-                in_step = False
                 elapsed = time.perf_counter() - tic
                 step_times.append(elapsed)
 
@@ -227,6 +227,7 @@ def train_lora(
                     event = _validate(model, tokenizer, val, label_ids, cfg, metric, state, out_dir, config)
                 if step % cfg.save_every == 0 or step == total or event or state["stopped_early"]:
                     save_checkpoint()
+                in_step = False  # step, validation and checkpoint are complete
                 if on_progress is not None:
                     on_progress(ProgressEvent(
                         step=step, total=total, loss=state["losses"][-1], lr=lr,
@@ -236,7 +237,7 @@ def train_lora(
                         epoch=step * cfg.grad_accum / per_epoch, **event))
     except KeyboardInterrupt:
         if not in_step and state["step"] > resumed_from:
-            save_checkpoint()  # the loop was between steps: the state is consistent
+            save_checkpoint()  # interrupted between steps (e.g. in on_progress): the state is consistent
         raise
 
     best = state["best"]
