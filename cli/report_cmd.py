@@ -1,0 +1,22 @@
+"""``clinpred report``: report.md and a self-contained report.html for a run directory."""
+
+from __future__ import annotations
+
+import click
+
+from clinpred.cli.context import app
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--html/--no-html", default=True, show_default=True, help="Also write report.html (figures embedded).")
+@click.pass_context
+def report(ctx: click.Context, run_dir: str, html: bool) -> None:
+    """Write RUN_DIR/report.md and RUN_DIR/report.html: the comparison with CIs and DeLong tests,
+    ROC, calibration and decision curves, confusion matrices, output diagnostics and the
+    TRIPOD+AI / TRIPOD-LLM reporting items."""
+    from clinpred.core.report import write_report
+
+    files = write_report(run_dir, html=html, parse=app(ctx).registry.parse_output)
+    click.echo(f"Wrote {files.markdown}" + (f" and {files.html}" if files.html else "")
+               + f" ({len(files.figures)} figures in {files.markdown.parent / 'report_files'})")
