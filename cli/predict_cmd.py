@@ -1,0 +1,47 @@
+"""``clinpred predict``: apply a fine-tuned model of a run to new patients."""
+
+from __future__ import annotations
+
+import click
+
+from clinpred.cli.context import app
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", "model", required=True, metavar="NAME", help="A fine-tuned model of the run (its name in run.json).")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a CSV/TSV/Parquet/Excel file with the run's columns (the outcome column is optional).")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id, p_yes, predicted, answer, threshold (+ label).")
+@click.option("--split", metavar="SPLIT", help="Which split's adapter and threshold (required for cross-validated runs).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The run's model_configs.toml, if it is not found where the run recorded it.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Patients scored at once (default: the run's score_batch_size).")
+@click.pass_context
+def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, split: str | None,
+            config_path: str | None, batch_size: int | None) -> None:
+    """Apply MODEL of RUN_DIR (base model + its LoRA adapter, the threshold chosen on validation
+    data) to new patients: P(yes) and the predicted label per patient."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from clinpred.core.models import load_model
+    from clinpred.core.predict import load_new_patients, plan_prediction, predict_patients, write_predictions
+
+    state = app(ctx)
+    setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)
+    family = state.registry.family(setup.family)
+    dataset, labels = load_new_patients(data, setup.schema)
+    console = Console(stderr=True)
+    quiet = state.verbosity < 0
+    if not quiet:
+        console.print(f"{model}/{setup.split}: {len(dataset.ids)} patients, threshold {setup.threshold:.4f}; "
+                      f"loading {setup.source} + adapter {setup.adapter_dir}")
+    loaded = load_model(setup.source, precision=setup.precision, adapter_path=setup.adapter_dir)
+    with Progress(TextColumn("  scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("score", total=len(dataset.ids))
+        pred = predict_patients(setup, dataset, labels, hooks=state.registry, family=family, loaded=loaded,
+                                on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    path = write_predictions(out, pred, setup)
+    positive = int(pred.predicted.sum())
+    click.echo(f"Wrote {path}: {len(pred.ids)} patients, {positive} predicted {setup.schema.task.positive!r} "
+               f"(P(yes) >= {setup.threshold:.4f})")
