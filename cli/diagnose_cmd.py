@@ -62,7 +62,7 @@ def _print(report: dict[str, Any]) -> None:
         click.echo(f"\n{name}: parse statuses ({parse['source']}): {counts or 'none'}")
         for status, examples in parse["examples"].items():
             for text in examples:
-                click.echo(f"  [{status}] {text!r}")
+                click.echo(f'  [{status}] "{text}"')
     rows = metric_rows(report)
     if rows:
         click.echo("")

@@ -162,7 +162,7 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
                                pct((d.get("predicted_from_text") or {}).get("positive_rate")),
                                pct((d.get("agreement") or {}).get("rate"))])
             for status, texts in parse["examples"].items():
-                examples += [[name, status, repr(t)] for t in texts]
+                examples += [[name, status, f'"{t}"'] for t in texts]
         for source, m in (d.get("metrics") or {}).items():
             if m and parse:
                 text_rows.append([name, "P(yes) ≥ threshold" if source == "probability" else "parsed text",
