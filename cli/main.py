@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "families": "clinpred.cli.plugins_cmd:families",
     "models": "clinpred.cli.models_cmd:models",
     "plugins": "clinpred.cli.plugins_cmd:plugins",
+    "predict": "clinpred.cli.predict_cmd:predict",
     "report": "clinpred.cli.report_cmd:report",
     "run": "clinpred.cli.run_cmd:run",
     "status": "clinpred.cli.status_cmd:status",
