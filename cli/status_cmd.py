@@ -73,6 +73,8 @@ def _print(s: dict[str, Any]) -> None:
         secs = unit.get("seconds")
         if secs is None and isinstance(unit.get("started"), (int, float)) and isinstance(unit.get("finished"), (int, float)):
             secs = unit["finished"] - unit["started"]
+        if secs is None and unit.get("state") == "running" and isinstance(unit.get("started"), (int, float)):
+            secs = time.time() - unit["started"]
         note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else "")
         rows.append([key, unit.get("state", "?"), duration(secs) if secs is not None else "", note])
     print_table(None, ["unit", "state", "time", "reason / note"], rows)
