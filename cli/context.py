@@ -16,6 +16,7 @@ class AppContext:
     plugin_paths: tuple[str, ...] = ()
     strict_plugins: bool = False
     verbosity: int = 0
+    argv: tuple[str, ...] = ()  # the command line as given, for run.json and resume hints
     _registry: "Registry | None" = field(default=None, alias="_registry")
 
     @property

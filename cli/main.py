@@ -68,11 +68,10 @@ def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool,
     Start with `clinpred run`: a synthetic retained-placenta cohort, the embedded
     SmolLM2-135M model and four baselines, offline.
     """
-    ctx.obj = AppContext(
-        plugin_paths=tuple(plugin_paths),
-        strict_plugins=strict_plugins,
-        verbosity=-1 if quiet else verbose,
-    )
+    state = ctx.ensure_object(AppContext)
+    state.plugin_paths = tuple(plugin_paths)
+    state.strict_plugins = strict_plugins
+    state.verbosity = -1 if quiet else verbose
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -99,14 +99,15 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     out_dir = Path(out) if out else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
     request = RunRequest(
         out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=_schema(config, data),
-        config_source=config.source, resume=resume, command=["clinpred", *sys.argv[1:]],
+        config_source=str(Path(config_path).resolve()) if config_path else config.source,
+        resume=resume, command=["clinpred", *state.argv],
     )
     console = RunConsole(state.verbosity)
     try:
         summary = Runner(request, registry, console, _model_loader(state.verbosity)).run()
     except KeyboardInterrupt:
         console.close()
-        again = shlex.join(["clinpred", *[a for a in sys.argv[1:] if a != "--resume"], "--resume"])
+        again = shlex.join(["clinpred", *[a for a in state.argv if a != "--resume"], "--resume"])
         if not out:
             again += f" --out {shlex.quote(str(out_dir))}"
         click.echo(f"Interrupted. Completed units are saved in {out_dir}; continue with:\n  {again}", err=True)
