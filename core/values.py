@@ -78,7 +78,7 @@ class FamilySpec:
     """What a family plugin declares through ``clinpred_register_families``.
 
     ``model_patterns`` are case-insensitive regular expressions searched in a model id (e.g.
-    ``r"qwen"`` matches ``mlx-community/Qwen3-4B-4bit``) to infer the family of a model the user
+    ``r"olmo"`` matches ``mlx-community/OLMo-2-1124-7B-Instruct-4bit``) to infer the family of a model the user
     names by id. ``hyperparameters`` are the family's defaults (keys as in model_configs.toml).
     """
 
