@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "plugins": "clinpred.cli.plugins_cmd:plugins",
     "predict": "clinpred.cli.predict_cmd:predict",
     "report": "clinpred.cli.report_cmd:report",
+    "prompt": "clinpred.cli.prompt_cmd:prompt",
     "run": "clinpred.cli.run_cmd:run",
     "status": "clinpred.cli.status_cmd:status",
 }

@@ -16,7 +16,8 @@ from clinpred.cli.output import print_table
 from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_rows
 
 
-def _schema(config: Any, data: str | None) -> Any:
+def schema_for(config: Any, data: str | None) -> Any:
+    """The dataset schema of ``config`` (or the bundled one), pointed at ``data`` if given."""
     from clinpred.core.schema import default_schema, parse_dataset_schema
 
     if config.dataset:
@@ -28,9 +29,10 @@ def _schema(config: Any, data: str | None) -> Any:
 
 def _model_loader(verbosity: int):
     def load(plan: Any) -> Any:
-        from clinpred.core.models import load_model, pull_catalog_entry
+        from clinpred.core.model_source import resolve_source
+        from clinpred.core.models import load_model
 
-        source = pull_catalog_entry(plan.catalog) if plan.catalog else plan.model_id
+        source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
         return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
 
     return load
@@ -98,7 +100,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
         raise UserError("nothing to run: no model selected and baselines are off")
     out_dir = Path(out) if out else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
     request = RunRequest(
-        out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=_schema(config, data),
+        out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=schema_for(config, data),
         config_source=str(Path(config_path).resolve()) if config_path else config.source,
         resume=resume, command=["clinpred", *state.argv],
     )

@@ -183,3 +183,17 @@ __all__ = [
     "pull_catalog_entry",
     "resolve_source",
 ]
+
+
+def load_tokenizer(source: str | Path) -> Any:
+    """Only the tokenizer (mlx-lm's wrapper) of a local model directory or hub id: no weights."""
+    from clinpred.core import blas
+
+    blas.activate()
+    path = _resolve_path(source)
+    from mlx_lm.utils import load_tokenizer as _load
+
+    try:
+        return _load(path)
+    except Exception as exc:  # noqa: BLE001 - a broken tokenizer is one line
+        raise ModelError(f"{path}: cannot load the tokenizer ({type(exc).__name__}: {exc})") from None

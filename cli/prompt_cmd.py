@@ -1,0 +1,83 @@
+"""``clinpred prompt``: the exact prompt, training text and label tokens for one record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clinpred.cli.context import app
+from clinpred.cli.output import echo_json
+
+
+@click.command()
+@click.option("--family", help="Family to render for (its default model's tokenizer unless --model).")
+@click.option("--model", "model", metavar="NAME_OR_ID", help="A catalog name, configured name, hub id or local model directory.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml (for configured names and the dataset schema).")
+@click.option("--data", type=click.Path(dir_okay=False), help="Dataset file (default: the synthetic cohort, i.e. no real patient).")
+@click.option("--row", type=click.IntRange(min=0), default=0, show_default=True, help="Which record (0-based row).")
+@click.option("--answer", type=click.Choice(["yes", "no"]), default="yes", show_default=True, help="The answer in the training text.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def prompt(ctx: click.Context, family: str | None, model: str | None, config_path: str | None, data: str | None,
+           row: int, answer: str, as_json: bool) -> None:
+    """Show the scoring prompt, the training text with the trained span marked, and the label
+    token ids, for one record. This is how to check a family plugin.
+
+    With --data the record is a real patient's and is printed: keep the output private.
+    """
+    from clinpred.cli.run_cmd import schema_for
+    from clinpred.core.config import load_config
+    from clinpred.core.dataset import load_from_schema
+    from clinpred.core.errors import UserError
+    from clinpred.core.models import load_tokenizer
+    from clinpred.core.model_source import resolve_source
+    from clinpred.core.plan import select_models
+    from clinpred.core.prompt_view import prompt_view
+
+    if not family and not model:
+        raise UserError("give --family F or --model NAME_OR_ID (see `clinpred families`)")
+    registry = app(ctx).registry
+    config = load_config(config_path)
+    if model is None:
+        spec = registry.family(family)
+        if not spec.default_model:
+            raise UserError(f"family {spec.name!r} has no default model; give --model")
+        model = spec.default_model
+    plan = select_models(config, registry, models=[model], family_names=[family] if family else [])[0]
+    if plan.unavailable:
+        raise UserError(plan.unavailable)
+    tokenizer = load_tokenizer(resolve_source(plan.model_id, [plan.catalog] if plan.catalog else []))
+    dataset = load_from_schema(schema_for(config, data))
+    if row >= len(dataset.ids):
+        raise UserError(f"--row {row} is out of range: the dataset has {len(dataset.ids)} rows")
+    schema = dataset.schema
+    view = prompt_view(registry, plan.family, tokenizer, schema.task, dataset.records([row])[0], answer == "yes")
+    view.update(model=plan.model_id, row=row)
+    if as_json:
+        echo_json(view)
+        return
+    _show(view)
+
+
+def _show(view: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    console.rule(f"[bold]{view['model']}[/] (family {view['family']}), row {view['row']}")
+    console.print("[bold]Scoring prompt[/] (P(answer) is read right after its last token):")
+    console.print(Text(view["scoring_prompt"]), style="cyan")
+    console.print(f"[bold]Training text[/] ({view['n_training_tokens']} tokens; the trained span is "
+                  "[reverse]highlighted[/]):")
+    text = Text(view["scoring_prompt"], style="cyan")
+    text.append(view["answer"], style="reverse bold")
+    text.append(view["completion"][len(view["answer"]):], style="dim")
+    console.print(text)
+    span = view["trained_span"]
+    console.print(f"trained tokens {span['start']}..{span['end']}: ids {span['ids']} = {span['text']!r}")
+    for word, ids in view["label_token_ids"].items():
+        console.print(f"label token ids for {word!r}: " + ", ".join(f"{t['id']} ({t['text']!r})" for t in ids))
+    if view["stop"]:
+        console.print(f"generation stops at: {view['stop']}")

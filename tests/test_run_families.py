@@ -1,0 +1,128 @@
+"""End to end on tiny models of every built-in family's architecture: `clinpred run` trains,
+scores and generates through the family plugin, and `clinpred prompt` shows the rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import clinpred
+
+#: tiny architecture (tests/tiny_models.py) -> the family plugin that must handle it
+CASES = [("llama", "llama"), ("mistral", "mistral"), ("phi3", "phi"), ("qwen2", "qwen"),
+         ("qwen3", "qwen"), ("gemma3_text", "gemma")]
+
+CONFIG = """
+[run]
+baselines = ["majority", "lasso"]
+[evaluation]
+bootstrap = 200
+max_new_tokens = 4
+"""
+
+#: the tiny models have 2 blocks; the families' defaults ask for LoRA on 16
+MODEL = """
+[[models]]
+name = "{name}"
+family = "{family}"
+model_id = "{path}"
+lora_layers = 2
+lora_rank = 4
+learning_rate = 1e-3
+"""
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("families")
+    data = root / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "100", "--seed", "11", "-o", str(data)).code == 0
+    from tiny_models import tiny_model_dir
+
+    config = root / "configs.toml"
+    config.write_text(CONFIG + "".join(
+        MODEL.format(name=f"tiny-{arch}", family=family, path=tiny_model_dir(arch)) for arch, family in CASES
+    ))
+    return data, config
+
+
+@pytest.mark.parametrize(("arch", "family"), CASES)
+def test_run_trains_and_scores_through_the_family_plugin(arch: str, family: str, cohort, tmp_path: Path) -> None:
+    data, config = cohort
+    out = tmp_path / "run"
+    name = f"tiny-{arch}"
+    result = clinpred("run", "--config", str(config), "--data", str(data), "--model", name,
+                      "--iters", "3", "--out", str(out))
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    entry = metrics["models"][name]
+    assert entry["kind"] == "llm" and entry["family"] == family and entry["status"] == "done"
+    assert entry["metrics"]["auroc"]["value"] is not None
+    assert "delong_vs_best_baseline" in entry
+    assert sum(entry["parse"]["status_counts"].values()) == entry["n"]
+    rows = [json.loads(line) for line in (out / "predictions" / f"{name}.jsonl").read_text().splitlines()]
+    assert len(rows) == entry["n"] > 0
+    assert all(0.0 < r["p_yes"] < 1.0 for r in rows)
+    assert len({round(r["p_yes"], 6) for r in rows}) > 1  # real, patient-specific probabilities
+    assert {"raw_output", "parsed", "parse_status", "prompt"} <= set(rows[0])
+    adapters = out / "adapters" / name
+    assert (adapters / "adapters.safetensors").is_file() and (adapters / "adapter_config.json").is_file()
+    run = json.loads((out / "run.json").read_text())
+    assert run["models"][0]["family"] == family
+    assert run["models"][0]["hyperparameters"]["num_iters"] == 3
+
+
+def test_no_store_prompts_keeps_prompts_and_outputs_out(cohort, tmp_path: Path) -> None:
+    from tiny_models import tiny_model_dir
+
+    data, config = cohort
+    out = tmp_path / "run"
+    result = clinpred("run", "--config", str(config), "--data", str(data), "--no-baselines",
+                      "--model", "tiny-qwen2", "--iters", "2", "--no-store-prompts", "--out", str(out))
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in next((out / "predictions").glob("*.jsonl")).read_text().splitlines()]
+    assert all("prompt" not in r and r["raw_output"] is None for r in rows)
+    units = "".join(p.read_text() for p in (out / "units").rglob("*.json"))
+    assert "Patient record" not in units
+
+
+def test_a_model_that_cannot_load_fails_alone(cohort, tmp_path: Path) -> None:
+    from tiny_models import tiny_model_dir
+
+    data, config = cohort
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    out = tmp_path / "run"
+    result = clinpred("run", "--config", str(config), "--data", str(data), "--family", "qwen",
+                      "--model", str(broken), "--model", "tiny-qwen2", "--iters", "2", "--out", str(out))
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["models"]["broken-model"]["status"] == "failed"
+    assert "safetensors" in metrics["models"]["broken-model"]["error"]
+    assert metrics["models"]["tiny-qwen2"]["status"] == "done"
+    assert "failed" in result.out and "1 model(s) failed" in result.err
+
+
+@pytest.mark.parametrize(("arch", "family"), [("qwen3", "qwen"), ("mistral", "mistral")])
+def test_prompt_shows_the_trained_span_and_label_ids(arch: str, family: str) -> None:
+    from tiny_models import tiny_model_dir
+
+    result = clinpred("prompt", "--family", family, "--model", str(tiny_model_dir(arch)), "--json")
+    assert result.code == 0, result.err
+    view = json.loads(result.out)
+    assert view["family"] == family
+    assert view["training_text"].startswith(view["scoring_prompt"])
+    assert view["trained_span"]["text"].strip() == "Yes"
+    assert view["label_token_ids"]["Yes"] and view["label_token_ids"]["No"]
+    if arch == "qwen3":
+        assert view["scoring_prompt"].endswith("<think>\n\n</think>\n\n")
+    else:
+        assert "Patient record" in view["user"]
+
+
+def test_prompt_needs_a_family_or_model() -> None:
+    result = clinpred("prompt")
+    assert result.code == 2 and "give --family F or --model" in result.err
