@@ -38,6 +38,15 @@ def _model_loader(verbosity: int):
     return load
 
 
+def _preflight(plans: list[Any]) -> None:
+    """Bad model paths are bad input (exit 2) before anything is written."""
+    from clinpred.core.models import check_source
+
+    for plan in plans:
+        if plan.catalog is None and not plan.unavailable:
+            check_source(plan.model_id)
+
+
 @click.command()
 @click.option("--family", "families", multiple=True, metavar="F", help="Run the configured models of family F (repeatable).")
 @click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
@@ -95,6 +104,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     plans = [] if baselines_only else select_models(
         config, registry, models=models, family_names=families, overrides={"num_iters": iters} if iters else {}
     )
+    _preflight(plans)
     baselines = () if no_baselines else config.baselines
     if not plans and not baselines:
         raise UserError("nothing to run: no model selected and baselines are off")

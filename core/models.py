@@ -177,12 +177,21 @@ __all__ = [
     "LoadedModel",
     "apply_precision",
     "check_model_dir",
+    "check_source",
     "import_gguf",
     "load_model",
     "local_path",
     "pull_catalog_entry",
     "resolve_source",
 ]
+
+
+def check_source(source: str | Path) -> None:
+    """Before a run: a local model directory must be loadable and anything else must look like a
+    hub id, or one :class:`ModelError` line (a hub id's reachability is checked at load time)."""
+    path = Path(str(source)).expanduser()
+    if path.exists() or not _HUB_ID.match(str(source)):
+        _resolve_path(source)
 
 
 def load_tokenizer(source: str | Path) -> Any:

@@ -88,22 +88,50 @@ def test_no_store_prompts_keeps_prompts_and_outputs_out(cohort, tmp_path: Path) 
     assert "Patient record" not in units
 
 
-def test_a_model_that_cannot_load_fails_alone(cohort, tmp_path: Path) -> None:
-    from tiny_models import tiny_model_dir
-
+def test_a_broken_model_directory_is_bad_input(cohort, tmp_path: Path) -> None:
     data, config = cohort
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text("{}")
+    (broken / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
     out = tmp_path / "run"
     result = clinpred("run", "--config", str(config), "--data", str(data), "--family", "qwen",
                       "--model", str(broken), "--model", "tiny-qwen2", "--iters", "2", "--out", str(out))
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "broken-model" in result.err and "Traceback" not in result.err
+    assert not out.exists()
+
+
+def test_a_model_whose_plugin_hook_raises_fails_alone(cohort, tmp_path: Path) -> None:
+    data, config = cohort
+    plugin = tmp_path / "shaky.py"
+    plugin.write_text(
+        "from clinpred.api import FamilySpec, hookimpl\n"
+        "@hookimpl\n"
+        "def clinpred_register_families(register):\n"
+        "    register(FamilySpec(name='shaky', model_patterns=['shaky']))\n"
+        "@hookimpl\n"
+        "def clinpred_format_prompt(family, record, task):\n"
+        "    raise RuntimeError('template file missing')\n"
+    )
+    shaky = config.parent / "shaky.toml"
+    shaky.write_text(config.read_text() + MODEL.format(name="tiny-shaky", family="shaky", path=_tiny("qwen2")))
+    out = tmp_path / "run"
+    result = clinpred("--plugin", str(plugin), "run", "--config", str(shaky), "--data", str(data),
+                      "--model", "tiny-shaky", "--model", "tiny-qwen2", "--iters", "2", "--out", str(out))
     assert result.code == 0, result.err
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["models"]["broken-model"]["status"] == "failed"
-    assert "safetensors" in metrics["models"]["broken-model"]["error"]
-    assert metrics["models"]["tiny-qwen2"]["status"] == "done"
-    assert "failed" in result.out and "1 model(s) failed" in result.err
+    models = json.loads((out / "metrics.json").read_text())["models"]
+    assert models["tiny-shaky"]["status"] == "failed"
+    assert "plugin 'shaky', family 'shaky': clinpred_format_prompt raised RuntimeError" in models["tiny-shaky"]["error"]
+    assert models["tiny-qwen2"]["status"] == "done"
+    assert models["lasso"]["status"] == "done"
+    assert "1 model(s) failed" in result.err
+
+
+def _tiny(arch: str) -> Path:
+    from tiny_models import tiny_model_dir
+
+    return tiny_model_dir(arch)
 
 
 @pytest.mark.parametrize(("arch", "family"), [("qwen3", "qwen"), ("mistral", "mistral")])

@@ -1,0 +1,129 @@
+"""Interruptions and reproducibility: kill -9 mid-training then --resume gives the same metrics
+as an uninterrupted run; the same seed gives identical LLM metrics; failed writes keep results."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clirun import clinpred
+
+CONFIG = """
+[run]
+baselines = ["majority", "lasso"]
+[evaluation]
+bootstrap = 200
+max_new_tokens = 3
+[[models]]
+name = "tiny"
+family = "qwen"
+model_id = "{path}"
+lora_layers = 2
+lora_rank = 4
+learning_rate = 1e-3
+num_iters = {iters}
+eval_every = 1000
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tiny_models import tiny_model_dir
+
+    root = tmp_path_factory.mktemp("interrupt")
+    data = root / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "100", "--seed", "5", "-o", str(data)).code == 0
+    config = root / "configs.toml"
+    config.write_text(CONFIG.format(path=tiny_model_dir("qwen2"), iters=240))
+    return data, config
+
+
+def _args(setup: tuple[Path, Path], out: Path) -> list[str]:
+    data, config = setup
+    return ["run", "--config", str(config), "--data", str(data), "--model", "tiny", "--out", str(out)]
+
+
+def _metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_kill_9_mid_training_then_resume_matches_an_uninterrupted_run(setup, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    assert clinpred(*_args(setup, reference)).code == 0
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "adapters" / "tiny" / "checkpoint"
+    deadline = time.time() + 300
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            status = json.loads((out / "status.json").read_text())
+        except (OSError, ValueError):
+            status = {}
+        step = (status.get("current") or {}).get("step") or 0
+        if checkpoint.exists() and 40 <= step < 200:
+            proc.send_signal(signal.SIGKILL)
+            killed_at = step
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert killed_at is not None, "the run finished before it could be killed mid-training"
+    assert not (out / "metrics.json").exists()
+    status = clinpred("status", str(out))
+    assert status.code == 0 and "interrupted" in status.out.lower()
+
+    resumed = clinpred(*_args(setup, out), "--resume")
+    assert resumed.code == 0, resumed.err
+    assert "already done (resumed)" in resumed.err  # the baselines were not redone
+    assert _metrics(out) == _metrics(reference)
+    ref_rows = (reference / "predictions" / "tiny.jsonl").read_text()
+    assert (out / "predictions" / "tiny.jsonl").read_text() == ref_rows
+
+
+def test_same_seed_gives_identical_llm_metrics(setup, tmp_path: Path) -> None:
+    data, config = setup
+    short = tmp_path / "short.toml"
+    short.write_text(config.read_text().replace("num_iters = 240", "num_iters = 12"))
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert clinpred("run", "--config", str(short), "--data", str(data), "--model", "tiny", "--out", str(out)).code == 0
+        runs.append(_metrics(out))
+    assert runs[0] == runs[1]
+    assert runs[0]["models"]["tiny"]["status"] == "done"
+
+
+def test_a_failed_write_is_one_error_and_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinpred.core import atomic
+    from clinpred.core.errors import RunError
+
+    target = tmp_path / "metrics.json"
+    atomic.write_json(target, {"kept": True})
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    with pytest.raises(RunError, match="No space left on device; earlier results are kept"):
+        atomic.write_json(target, {"kept": False})
+    assert json.loads(target.read_text()) == {"kept": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left behind
+
+
+def test_an_unwritable_run_directory_is_one_line(setup, tmp_path: Path) -> None:
+    data, _ = setup
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = clinpred("run", "--baselines-only", "--data", str(data), "--out", str(blocker / "run"))
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and "cannot create run directory" in result.err
