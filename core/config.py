@@ -45,6 +45,8 @@ HYPERPARAMETERS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "precision": (str, lambda v: v in ("auto", "float32", "bfloat16", "float16", "quantized"),
                   "one of auto, float32, bfloat16, float16, quantized"),
     "score_batch_size": (int, lambda v: v >= 1, "at least 1"),
+    "frozen_trunk_cache": (bool, lambda v: True, ""),
+    "prefix_cache": (bool, lambda v: True, ""),
 }
 MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", *HYPERPARAMETERS)
 

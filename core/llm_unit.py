@@ -125,8 +125,9 @@ def run_llm_unit(
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
     test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
     emit(Event("message", unit, f"scoring {len(val_prompts) + len(test_prompts)} patients"))
-    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, batch_size=batch)
-    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative, batch_size=batch)
+    fast = {"batch_size": batch, "prefix_cache": bool(hyper.get("prefix_cache", True))}
+    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, **fast)
+    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative, **fast)
     choice = select_threshold(labels[split.val], p_val, evaluation.threshold, evaluation.fixed_threshold,
                               fallback=float(labels[train_idx].mean()))
 

@@ -229,17 +229,128 @@ def head_split(model: Any) -> bool:
     return ok
 
 
-def logits_at(model: Any, tokens: Any, flat_positions: Any) -> Any:
+def logits_at(model: Any, tokens: Any, flat_positions: Any, *, hidden: Any = None, start: int = 0,
+              cache: list[Any] | None = None) -> Any:
     """Logits ``(T, V)`` at the flattened positions ``b * L + p`` of ``tokens`` ``(B, L)``.
 
-    Only those positions go through the output head when the architecture allows it.
+    Only those positions go through the output head when the architecture allows it. With
+    ``hidden`` ``(B, L, D)`` (the states entering block ``start``, see :func:`hidden_entering`)
+    the blocks below ``start`` are not run (:func:`blocks_fed`). With ``cache`` (a list of
+    per-block caches holding a shared prefix, :func:`broadcast_prefix`) the tokens continue it.
     """
     import mlx.core as mx
 
     batch, length = tokens.shape
-    if head_split(model):
-        hidden = model.model(tokens)
-        picked = mx.take(hidden.reshape(batch * length, -1), flat_positions, axis=0)
-        return _head(model)(picked)
-    logits = model(tokens)
+    kwargs = {} if cache is None else {"cache": cache}
+    with blocks_fed(model, start, hidden) if hidden is not None else contextlib.nullcontext():
+        if head_split(model):
+            states = model.model(tokens, **kwargs)
+            picked = mx.take(states.reshape(batch * length, -1), flat_positions, axis=0)
+            return _head(model)(picked)
+        logits = model(tokens, **kwargs)
     return mx.take(logits.reshape(batch * length, -1), flat_positions, axis=0)
+
+
+# ---------------------------------------------------------------- frozen trunk (lower blocks)
+#
+# Relied on: the outer model's ``layers`` are the blocks of the list ``model.model["layers"]``
+# that the inner forward loops over (directly or through a full slice of it), calling ``block(h, mask, cache)`` and reading block attributes
+# (e.g. a sliding-window flag); embedding scaling, masks and rope positions are made by the
+# model's own forward, so replacing lower blocks by stand-ins keeps them exactly as they are.
+
+
+class _StopForward(Exception):
+    pass
+
+
+class _Stand:
+    """Stands in for a block: returns ``hidden`` (or captures its input and stops the
+    forward); attribute reads go to the real block."""
+
+    def __init__(self, block: Any, hidden: Any = None, capture: list[Any] | None = None) -> None:
+        self._block, self._hidden, self._capture = block, hidden, capture
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._capture is not None:
+            self._capture.append(x)
+            raise _StopForward
+        return self._hidden
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._block, name)
+
+
+def blocks_owner(model: Any) -> Any | None:
+    """The module whose ``layers`` list is the model's block list (None when not found)."""
+    inner = getattr(model, "model", None)
+    try:
+        blocks, listed = list(model.layers), inner["layers"]
+    except (AttributeError, TypeError, KeyError):
+        return None
+    if isinstance(listed, list) and len(listed) == len(blocks) and all(a is b for a, b in zip(listed, blocks)):
+        return inner
+    return None
+
+
+@contextlib.contextmanager
+def _blocks_replaced(model: Any, stands: dict[int, Any]) -> Iterator[None]:
+    owner = blocks_owner(model)
+    if owner is None:
+        raise TrainingError("this architecture keeps its blocks elsewhere than model.model.layers")
+    original = owner["layers"]
+    owner["layers"] = [stands.get(i, block) for i, block in enumerate(original)]
+    try:
+        yield
+    finally:
+        owner["layers"] = original
+
+
+def blocks_fed(model: Any, start: int, hidden: Any) -> Any:
+    """Context in which the blocks below ``start`` output ``hidden`` instead of running."""
+    return _blocks_replaced(model, {i: _Stand(b, hidden=hidden) for i, b in enumerate(model.layers[:start])})
+
+
+def hidden_entering(model: Any, tokens: Any, start: int) -> Any:
+    """The hidden states ``(B, L, D)`` that enter block ``start`` in ``model.model(tokens)``."""
+    captured: list[Any] = []
+    with _blocks_replaced(model, {start: _Stand(model.layers[start], capture=captured)}):
+        try:
+            model.model(tokens)
+        except _StopForward:
+            pass
+    if not captured:
+        raise TrainingError(f"block {start} was not called by the model's forward")
+    return captured[0]
+
+
+# ---------------------------------------------------------------- shared-prefix KV cache
+
+
+def prefix_cache(model: Any, prefix_ids: list[int]) -> list[Any] | None:
+    """Per-block KV caches holding ``prefix_ids`` (batch 1), or None when the model's caches
+    are not plain ``KVCache`` objects (sliding windows, recurrent state): those cannot be
+    shared by a batch safely."""
+    import mlx.core as mx
+    from mlx_lm.models.cache import KVCache, make_prompt_cache
+
+    cache = make_prompt_cache(model)
+    if not cache or any(type(c) is not KVCache for c in cache):
+        return None
+    model(mx.array([prefix_ids], dtype=mx.int32), cache=cache)
+    mx.eval([c.state for c in cache])
+    return cache
+
+
+def broadcast_prefix(cache: list[Any], batch: int) -> list[Any]:
+    """Fresh caches for ``batch`` rows, each starting from the batch-1 prefix ``cache``."""
+    import mlx.core as mx
+    from mlx_lm.models.cache import KVCache
+
+    out = []
+    for c in cache:
+        keys, values = c.keys[..., : c.offset, :], c.values[..., : c.offset, :]
+        new = KVCache()
+        new.state = (mx.broadcast_to(keys, (batch, *keys.shape[1:])),
+                     mx.broadcast_to(values, (batch, *values.shape[1:])), c.offset)
+        out.append(new)
+    return out

@@ -17,6 +17,8 @@ from clinpred.core.tokens import decode, encode, hf_tokenizer
 
 #: tokenizing prompt + word only depends on the end of the prompt; cache label ids by this tail
 _TAIL_CHARS = 256
+#: shortest shared token prefix worth a KV cache
+MIN_PREFIX = 8
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -97,21 +99,37 @@ def right_pad(rows: Sequence[Sequence[int]], pad_id: int = 0) -> np.ndarray:
     return out
 
 
-def last_position_logprobs(model: Any, batch_ids: Sequence[Sequence[int]]) -> np.ndarray:
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix common to all ``rows``, leaving at least one token per row."""
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows) - 1
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def last_position_logprobs(model: Any, batch_ids: Sequence[Sequence[int]], *,
+                           prefix: list[Any] | None = None) -> np.ndarray:
     """Vocabulary log-probabilities ``(B, V)`` (float64) at each row's last real token.
 
     Rows are right-padded; the model call has no attention mask, but a causal model's hidden
     state at a real position never sees the padding after it. Only those B positions go through
-    the output head and the softmax.
+    the output head and the softmax. With ``prefix`` (batch-1 KV caches of a token prefix,
+    :func:`clinpred.core.mlx_compat.prefix_cache`) the rows are the tokens after that prefix.
     """
     import mlx.core as mx
 
-    from clinpred.core.mlx_compat import logits_at
+    from clinpred.core.mlx_compat import broadcast_prefix, logits_at
 
     tokens = right_pad(batch_ids)
     length = tokens.shape[1]
     flat = np.array([i * length + len(r) - 1 for i, r in enumerate(batch_ids)], dtype=np.int32)
-    logits = logits_at(model, mx.array(tokens), mx.array(flat)).astype(mx.float32)
+    cache = None if prefix is None else broadcast_prefix(prefix, len(batch_ids))
+    logits = logits_at(model, mx.array(tokens), mx.array(flat), cache=cache).astype(mx.float32)
     logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
     return np.array(logprobs, dtype=np.float64)
 
@@ -125,11 +143,15 @@ def score_p_yes(
     *,
     batch_size: int = 8,
     on_progress: Progress | None = None,
+    prefix_cache: bool = True,
 ) -> np.ndarray:
     """P(``positive``) vs ``negative`` at the answer position of each prompt, float64 ``(n,)``.
 
     Label ids come from :func:`label_id_sets` (variants summed). Prompts are batched by length
     (right padding, results returned in the order of ``prompts``); the model is put in eval mode.
+    With ``prefix_cache`` the token prefix shared by all prompts (system text, the start of the
+    user turn) is run once and its key/value cache continued by every batch, where the model's
+    caches allow it (plain KV caches; not sliding-window ones).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
@@ -145,10 +167,17 @@ def score_p_yes(
         labels.append(cache[key])
         encoded.append(encode(tokenizer, prompt))
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    n_pre = shared_prefix_length(encoded) if prefix_cache and len(encoded) > 1 else 0
+    prefix = None
+    if n_pre >= MIN_PREFIX:
+        from clinpred.core.mlx_compat import prefix_cache as make_prefix
+
+        prefix = make_prefix(model, list(encoded[0][:n_pre]))
+    n_pre = n_pre if prefix is not None else 0
     out = np.empty(len(prompts))
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        logprobs = last_position_logprobs(model, [encoded[i] for i in idx])
+        logprobs = last_position_logprobs(model, [encoded[i][n_pre:] for i in idx], prefix=prefix)
         for row, i in enumerate(idx):
             out[i] = p_yes_from_logprobs(logprobs[row : row + 1], *labels[i])[0]
         if on_progress is not None:

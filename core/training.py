@@ -22,10 +22,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from clinpred.core import mlx_compat
+from clinpred.core import mlx_compat, trunk_cache
 from clinpred.core.errors import TrainingError
 from clinpred.core.rendering import TokenizedExample
-from clinpred.core.training_config import ProgressEvent, TrainConfig, TrainItem, TrainResult
+from clinpred.core.training_config import SPEED_ONLY, ProgressEvent, TrainConfig, TrainItem, TrainResult
 from clinpred.core.training_eval import evaluate, label_ids_for
 
 __all__ = ["TrainConfig", "TrainItem", "ProgressEvent", "TrainResult", "train_lora",
@@ -85,7 +85,8 @@ def _item_weights(cfg: TrainConfig, train: Sequence[TrainItem]) -> list[float]:
 
 
 def _fingerprint(cfg: TrainConfig, train: Sequence[TrainItem]) -> str:
-    h = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in SPEED_ONLY}
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for it in train:
         h.update(repr((it.example.ids, it.example.answer_start, it.example.answer_end,
                        int(it.label), float(it.weight))).encode())
@@ -172,9 +173,13 @@ def train_lora(
     if resume and ckpt.is_file():
         state = _load_checkpoint(ckpt, model, optimizer, fingerprint, tree_unflatten)
     resumed_from = state["step"]
+    trunk, trunk_note = trunk_cache.prepare(
+        model, train, val, lora_layers=cfg.lora_layers, enabled=cfg.frozen_trunk_cache,
+        budget_mb=cfg.trunk_cache_mb, batch_size=cfg.eval_batch_size)
+    start = trunk.start if trunk is not None else 0
 
-    def loss_fn(model: Any, tokens: Any, flat: Any, targets: Any, w: Any) -> Any:
-        logits = mlx_compat.logits_at(model, tokens, flat)
+    def loss_fn(model: Any, tokens: Any, flat: Any, targets: Any, w: Any, *hidden: Any) -> Any:
+        logits = mlx_compat.logits_at(model, tokens, flat, hidden=hidden[0] if hidden else None, start=start)
         ce = nn.losses.cross_entropy(logits.astype(mx.float32), targets, reduction="none")
         return (ce * w).sum()
 
@@ -204,8 +209,9 @@ def train_lora(
                     idx = micro_batch_indices(len(train), cfg.batch_size, cfg.seed,
                                               (step - 1) * cfg.grad_accum + m)
                     b = make_batch([train[i] for i in idx], [weights[i] for i in idx])
+                    extra = () if trunk is None else (trunk.batch("train", idx, b["tokens"].shape[1]),)
                     value, g = grad_fn(model, mx.array(b["tokens"]), mx.array(b["flat"]),
-                                       mx.array(b["targets"]), mx.array(b["weights"]))
+                                       mx.array(b["targets"]), mx.array(b["weights"]), *extra)
                     grads = g if grads is None else tree_map(lambda x, y: x + y, grads, g)
                     mx.eval(grads, value)
                     loss_sum += value.item()
@@ -224,7 +230,7 @@ def train_lora(
 
                 event: dict[str, Any] = {}
                 if val and (step % eval_every == 0 or step == total):
-                    event = _validate(model, tokenizer, val, label_ids, cfg, metric, state, out_dir, config)
+                    event = _validate(model, val, label_ids, cfg, metric, state, out_dir, config, trunk)
                 if step % cfg.save_every == 0 or step == total or event or state["stopped_early"]:
                     save_checkpoint()
                 in_step = False  # step, validation and checkpoint are complete
@@ -255,14 +261,16 @@ def train_lora(
         select_metric=metric, stopped_early=state["stopped_early"],
         train_losses=tuple(state["losses"]), evaluations=tuple(state["evals"]),
         seconds=time.perf_counter() - started, trained_tokens=state["trained_tokens"],
-        resumed_from=resumed_from,
+        resumed_from=resumed_from, notes=(trunk_note,),
     )
 
 
-def _validate(model: Any, tokenizer: Any, val: list[TrainItem], label_ids: Any, cfg: TrainConfig,
-              metric: str, state: dict[str, Any], out_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
+def _validate(model: Any, val: list[TrainItem], label_ids: Any, cfg: TrainConfig, metric: str,
+              state: dict[str, Any], out_dir: Path, config: dict[str, Any],
+              trunk: trunk_cache.TrunkCache | None) -> dict[str, Any]:
     """Evaluate, record, keep the best adapter and update early stopping; the ProgressEvent fields."""
-    val_loss, val_auroc = evaluate(model, val, label_ids, cfg.eval_batch_size)
+    hidden = None if trunk is None else (trunk.val, trunk.start)
+    val_loss, val_auroc = evaluate(model, val, label_ids, cfg.eval_batch_size, hidden=hidden)
     record = {"step": state["step"], "val_loss": val_loss,
               "val_auroc": None if math.isnan(val_auroc) else val_auroc}
     state["evals"].append(record)

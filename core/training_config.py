@@ -19,7 +19,10 @@ _HYPER_KEYS = {
     "grad_accum": "grad_accum", "warmup": "warmup", "weight_decay": "weight_decay",
     "grad_checkpoint": "grad_checkpoint", "dora": "dora", "eval_every": "eval_every",
     "early_stopping_patience": "early_stopping_patience", "max_seq_len": "max_seq_len",
+    "frozen_trunk_cache": "frozen_trunk_cache",
 }
+#: fields that change speed, not results: left out of the resume fingerprint
+SPEED_ONLY = ("frozen_trunk_cache", "trunk_cache_mb")
 SELECT_METRICS = ("auroc", "loss")
 
 
@@ -89,7 +92,9 @@ class TrainConfig:
     adapter with the best ``select_metric`` (validation AUROC, ties broken by validation loss;
     or validation loss) is the one kept. ``early_stopping_patience`` evaluations without
     improvement stop training. ``class_weight="balanced"`` weights each example's answer tokens by
-    n / (2 * n_class) (an alternative to oversampling).
+    n / (2 * n_class) (an alternative to oversampling). ``frozen_trunk_cache`` computes the
+    states entering the first trained block once per example when that is exact
+    (:mod:`clinpred.core.trunk_cache`), within ``trunk_cache_mb`` of memory.
     """
 
     rank: int = field(default=8, validator=_int_at_least(1, "typical values are 8 or 16"))
@@ -117,6 +122,8 @@ class TrainConfig:
     save_every: int = field(default=10, validator=_int_at_least(1, "steps between resumable checkpoints"))
     eval_batch_size: int = field(default=8, validator=_int_at_least(1, "examples per validation forward pass"))
     max_seq_len: int | None = field(default=None, validator=_opt_int_at_least(2, "or leave it unset"))
+    frozen_trunk_cache: bool = True
+    trunk_cache_mb: float = field(default=2048.0, validator=_positive("memory for the cached trunk states"))
 
     def __attrs_post_init__(self) -> None:
         _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1,
@@ -136,8 +143,9 @@ class TrainConfig:
         """From model_configs.toml keys (``lora_rank``, ``lora_alpha``, ``lora_dropout``,
         ``lora_layers``, ``learning_rate``, ``num_iters``, ``epochs``, ``batch_size``,
         ``grad_accum``, ``warmup``, ``weight_decay``, ``grad_checkpoint``, ``dora``,
-        ``eval_every``, ``early_stopping_patience``, ``max_seq_len``); other keys (precision,
-        score_batch_size, ...) are not training settings and are ignored. When both
+        ``eval_every``, ``early_stopping_patience``, ``max_seq_len``, ``frozen_trunk_cache``);
+        other keys (precision, score_batch_size, prefix_cache, ...) are not training settings
+        and are ignored. When both
         ``num_iters`` and ``epochs`` are present, ``num_iters`` wins. A bad value is a
         :class:`ConfigError`."""
         kwargs: dict[str, Any] = {new: hyper[old] for old, new in _HYPER_KEYS.items() if old in hyper}
@@ -216,10 +224,12 @@ class TrainResult:
     seconds: float
     trained_tokens: int
     resumed_from: int = 0
+    notes: tuple[str, ...] = ()  # which fast paths were used, or why not
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["adapter_dir"] = str(self.adapter_dir)
         d["train_losses"] = list(self.train_losses)
         d["evaluations"] = [dict(e) for e in self.evaluations]
+        d["notes"] = list(self.notes)
         return d

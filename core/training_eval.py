@@ -37,11 +37,12 @@ def label_ids_for(tokenizer: Any, items: Sequence[TrainItem],
 
 
 def evaluate(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int], list[int]] | None,
-             batch_size: int) -> tuple[float, float]:
+             batch_size: int, *, hidden: tuple[Any, int] | None = None) -> tuple[float, float]:
     """(mean cross-entropy over all answer tokens, AUROC of P(yes)) on ``items`` in eval mode.
 
-    The AUROC is NaN when a class is missing or ``label_ids`` is None. Training mode is left
-    to the caller.
+    ``hidden`` = (states ``(N, L_max, D)`` aligned with ``items``, block index): run from the
+    cached states entering that block (:mod:`clinpred.core.trunk_cache`). The AUROC is NaN
+    when a class is missing or ``label_ids`` is None. Training mode is left to the caller.
     """
     import mlx.core as mx
     import mlx.nn as nn
@@ -56,7 +57,10 @@ def evaluate(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int],
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         b = make_batch([items[i] for i in idx], [1.0] * len(idx))
-        logits = logits_at(model, mx.array(b["tokens"]), mx.array(b["flat"])).astype(mx.float32)
+        states, start = (None, 0) if hidden is None else (
+            mx.take(hidden[0], mx.array([int(i) for i in idx], dtype=mx.int32), axis=0)[:, : b["tokens"].shape[1]], hidden[1])
+        logits = logits_at(model, mx.array(b["tokens"]), mx.array(b["flat"]),
+                           hidden=states, start=start).astype(mx.float32)
         ce = nn.losses.cross_entropy(logits, mx.array(b["targets"]), reduction="sum")
         logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
         ce_sum += ce.item()
