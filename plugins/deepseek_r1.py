@@ -28,6 +28,7 @@ from clinpred.api import (
 )
 from clinpred.plugins._chat import tokenizer_template
 from clinpred.plugins._think import parse_thinking
+from clinpred.plugins._defaults import study_lora
 
 EOS = "<｜end▁of▁sentence｜>"
 STOP = (EOS,)
@@ -42,16 +43,7 @@ FALLBACK_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}"
 )
 
-# Defaults: rank 16 and 1000 iterations as the original study's "v2" setting (REFERENCES §1);
-# alpha 32 (scale 2); mlx-lm's LoRA defaults for the learning rate, batch and layers (1e-5, 4, 16).
-HYPERPARAMETERS = {
-    "lora_rank": 16,
-    "lora_alpha": 32,
-    "learning_rate": 1e-5,
-    "num_iters": 1000,
-    "batch_size": 4,
-    "lora_layers": 16,
-}
+HYPERPARAMETERS = study_lora()  # see plugins/_defaults.py
 
 SPEC = FamilySpec(
     name="deepseek-r1",

@@ -13,6 +13,7 @@ from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
 from clinpred.plugins._chat import render_family
+from clinpred.plugins._defaults import study_lora
 
 #: The date the Llama 3.1/3.2 templates use when no clock is available: pinned for every prompt.
 PINNED_DATE = "26 Jul 2024"
@@ -25,18 +26,7 @@ FALLBACK_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
 )
 
-# Defaults: rank 16 and 1000 iterations as the original study's "v2" setting (REFERENCES §1);
-# alpha 32 (scale alpha/rank = 2, the usual PEFT ratio); learning rate, batch size and the number
-# of LoRA layers are mlx-lm's LoRA defaults (1e-5, 4, 16). The study's v2 rate 1.5e-6 is one
-# configured setting in model_configs.toml, too low to move a 3B model in 1000 steps by itself.
-HYPERPARAMETERS = {
-    "lora_rank": 16,
-    "lora_alpha": 32,
-    "learning_rate": 1e-5,
-    "num_iters": 1000,
-    "batch_size": 4,
-    "lora_layers": 16,
-}
+HYPERPARAMETERS = study_lora()  # see plugins/_defaults.py
 
 SPEC = FamilySpec(
     name="llama",

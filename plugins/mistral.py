@@ -13,6 +13,7 @@ from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
 from clinpred.plugins._chat import render_family
+from clinpred.plugins._defaults import study_lora
 
 STOP = ("</s>",)
 
@@ -25,17 +26,8 @@ FALLBACK_TEMPLATE = (
     "{% endfor %}"
 )
 
-# Defaults: rank 16 and 1000 iterations as the original study's "v2" setting (REFERENCES §1);
-# alpha 32 (scale 2); mlx-lm's LoRA defaults for the learning rate and layers (1e-5, 16); batch
-# size 2 because the default model has 7B parameters (memory).
-HYPERPARAMETERS = {
-    "lora_rank": 16,
-    "lora_alpha": 32,
-    "learning_rate": 1e-5,
-    "num_iters": 1000,
-    "batch_size": 2,
-    "lora_layers": 16,
-}
+# Batch size 2: the default model has 7B parameters (memory).
+HYPERPARAMETERS = study_lora(batch_size=2)  # see plugins/_defaults.py
 
 SPEC = FamilySpec(
     name="mistral",

@@ -12,6 +12,7 @@ from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
 from clinpred.plugins._chat import render_family, tokenizer_template
+from clinpred.plugins._defaults import study_lora
 
 STOP = ("<|end|>", "<|endoftext|>")
 
@@ -22,16 +23,7 @@ FALLBACK_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"
 )
 
-# Defaults: rank 16 and 1000 iterations as the original study's "v2" setting (REFERENCES §1);
-# alpha 32 (scale 2); mlx-lm's LoRA defaults for the learning rate, batch and layers (1e-5, 4, 16).
-HYPERPARAMETERS = {
-    "lora_rank": 16,
-    "lora_alpha": 32,
-    "learning_rate": 1e-5,
-    "num_iters": 1000,
-    "batch_size": 4,
-    "lora_layers": 16,
-}
+HYPERPARAMETERS = study_lora()  # see plugins/_defaults.py
 
 SPEC = FamilySpec(
     name="phi",
