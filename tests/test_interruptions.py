@@ -127,3 +127,26 @@ def test_an_unwritable_run_directory_is_one_line(setup, tmp_path: Path) -> None:
     result = clinpred("run", "--baselines-only", "--data", str(data), "--out", str(blocker / "run"))
     assert result.code == 1
     assert result.err.count("\n") == 1 and "cannot create run directory" in result.err
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(setup, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            step = (json.loads((out / "status.json").read_text()).get("current") or {}).get("step") or 0
+        except (OSError, ValueError):
+            step = 0
+        if step >= 5:
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "Interrupted. Completed units are saved" in err and "--resume" in err
+    assert (out / "units" / "lasso" / "holdout.json").is_file()  # the baselines it finished are kept
+    resumed = clinpred(*_args(setup, out), "--resume")
+    assert resumed.code == 0, resumed.err
