@@ -73,6 +73,16 @@ def train_config_from(hyper: dict[str, Any], *, seed: int) -> Any:
     return TrainConfig.from_hyperparameters(hyper, seed=seed)
 
 
+def fit_layers(hyper: dict[str, Any], explicit: frozenset[str], n_layers: int, emit: EventSink, unit: str) -> dict[str, Any]:
+    """A family default of more LoRA layers than the model has means all of them; a value the
+    user set is kept (and training refuses it with a clear message)."""
+    wanted = int(hyper.get("lora_layers", n_layers))
+    if wanted <= n_layers or "lora_layers" in explicit:
+        return hyper
+    emit(Event("message", unit, f"the model has {n_layers} layers: LoRA on all of them (family default {wanted})"))
+    return {**hyper, "lora_layers": n_layers}
+
+
 def run_llm_unit(
     *,
     name: str,
@@ -85,6 +95,7 @@ def run_llm_unit(
     train_idx: np.ndarray,
     sample_weights: np.ndarray | None,
     hyper: dict[str, Any],
+    explicit: frozenset[str] = frozenset(),
     evaluation: Any,
     adapter_dir: Path,
     seed: int,
@@ -111,6 +122,7 @@ def run_llm_unit(
             for k, i in enumerate(indices)
         ]
 
+    hyper = fit_layers(hyper, explicit, len(model.layers), emit, unit)
     train_items = items(train_idx, sample_weights)
     val_items = items(split.val, None)
     cfg = train_config_from(hyper, seed=seed)
@@ -149,7 +161,7 @@ def run_llm_unit(
         "threshold_reason": choice.reason,
         "val": {"index": split.val, "p": p_val},
         "test": test,
-        "training": result.as_dict(),
+        "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
         "model": {"source": str(loaded.source), "precision": loaded.precision},
         "seconds": time.perf_counter() - start,
     }

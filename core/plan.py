@@ -38,6 +38,8 @@ class ModelPlan:
     catalog: CatalogEntry | None = None
     hyperparameters: dict[str, Any] = field(factory=dict, hash=False)
     unavailable: str | None = None
+    #: hyperparameter keys the user set (config or command line), as opposed to family defaults
+    explicit: frozenset[str] = frozenset()
 
 
 def _safe_name(model_id: str) -> str:
@@ -79,6 +81,7 @@ def _plan(config: ModelConfig, families: Families, overrides: dict[str, Any], fa
         family_name=spec.name,
         catalog=entry[1] if entry else None,
         hyperparameters=hyper,
+        explicit=frozenset(config.hyperparameters) | frozenset(overrides),
     )
 
 

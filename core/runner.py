@@ -214,7 +214,7 @@ class Runner:
         return run_llm_unit(
             name=plan.name, family=plan.family, hooks=self.hooks, load=lambda: self.load_model(plan),
             dataset=dataset, records=records, split=split, train_idx=train, sample_weights=weights,
-            hyper=plan.hyperparameters, evaluation=ev,
+            hyper=plan.hyperparameters, explicit=plan.explicit, evaluation=ev,
             adapter_dir=self.rundir.adapter_dir(plan.name, split.name if multi else None),
             seed=seed, emit=self.emit, unit=f"{plan.name}/{split.name}", resume=self.request.resume,
         )

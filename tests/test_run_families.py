@@ -154,3 +154,35 @@ def test_prompt_shows_the_trained_span_and_label_ids(arch: str, family: str) -> 
 def test_prompt_needs_a_family_or_model() -> None:
     result = clinpred("prompt")
     assert result.code == 2 and "give --family F or --model" in result.err
+
+
+def test_family_and_model_path_from_the_command_line(cohort, tmp_path: Path) -> None:
+    """`clinpred run --family qwen --model PATH_TO_A_QWEN3_MODEL` trains and scores through the
+    qwen plugin; the family's default of 16 LoRA layers becomes all 2 layers of the tiny model."""
+    data, config = cohort
+    model = _tiny("qwen3")
+    out = tmp_path / "run"
+    result = clinpred("-v", "run", "--config", str(config), "--data", str(data), "--family", "qwen",
+                      "--model", str(model), "--iters", "2", "--no-baselines", "--out", str(out))
+    assert result.code == 0, result.err
+    assert "LoRA on all of them" in result.err
+    name = model.name.lower()
+    entry = json.loads((out / "metrics.json").read_text())["models"][name]
+    assert entry["family"] == "qwen" and entry["status"] == "done"
+    unit = json.loads((out / "units" / name / "holdout.json").read_text())
+    assert unit["training"]["lora_layers"] == 2
+    prompt = json.loads(next((out / "predictions").glob("*.jsonl")).read_text().splitlines()[0])["prompt"]
+    assert prompt.endswith("<think>\n\n</think>\n\n")  # thinking off, through the qwen plugin
+
+
+def test_an_explicit_lora_layers_beyond_the_model_fails_that_model(cohort, tmp_path: Path) -> None:
+    data, config = cohort
+    too_many = config.parent / "too_many.toml"
+    too_many.write_text(config.read_text() + MODEL.format(name="tiny-wide", family="qwen", path=_tiny("qwen2"))
+                        .replace("lora_layers = 2", "lora_layers = 5"))
+    out = tmp_path / "run"
+    result = clinpred("run", "--config", str(too_many), "--data", str(data), "--model", "tiny-wide",
+                      "--iters", "2", "--out", str(out))
+    assert result.code == 0
+    error = json.loads((out / "metrics.json").read_text())["models"]["tiny-wide"]["error"]
+    assert "lora_layers = 5 but the model has only 2 layers" in error
