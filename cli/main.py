@@ -77,11 +77,12 @@ def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool,
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         from clinpred.core.blas import activate
 
         activate()  # an optimized BLAS for MLX, loaded before mlx is imported (CLINPRED_NO_BLAS=1: off)
-        return cli.main(args=argv, prog_name="clinpred", standalone_mode=False)
+        return cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -110,3 +110,10 @@ def test_unknown_model_family_needs_family_option(tmp_path: Path, small_csv: Pat
     result = clinpred("run", "--model", "org/mystery-model", "--data", str(small_csv), "--out", str(tmp_path / "R"))
     assert result.code == 2
     assert "cannot tell the family of 'org/mystery-model'; name it with --family" in result.err
+
+
+def test_run_json_records_the_command_line(tmp_path: Path, small_csv: Path) -> None:
+    out = tmp_path / "R"
+    assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"] == ["clinpred", "run", "--baselines-only", "--data", str(small_csv), "--out", str(out)]
