@@ -105,6 +105,7 @@ def run_llm_unit(
 ) -> dict[str, Any]:
     """Fine-tune on ``train_idx`` (already balanced), score validation and test, choose the
     threshold on validation, optionally generate and parse the test answers."""
+    from clinpred.core.model_source import model_revision
     from clinpred.core.scoring import generate_texts, score_p_yes
     from clinpred.core.training import TrainItem, train_lora
 
@@ -162,6 +163,7 @@ def run_llm_unit(
         "val": {"index": split.val, "p": p_val},
         "test": test,
         "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
-        "model": {"source": str(loaded.source), "precision": loaded.precision},
+        "model": {"source": str(loaded.source), "path": str(loaded.path), "precision": loaded.precision,
+                  "dtype": loaded.dtype, **model_revision(loaded.path)},
         "seconds": time.perf_counter() - start,
     }

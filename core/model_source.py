@@ -47,6 +47,18 @@ def model_info(path: Path) -> dict:
         return {}
 
 
+def model_revision(path: Path) -> dict[str, str]:
+    """What identifies the exact weights of a model directory, for run.json: a converted model's
+    source and GGUF sha256, or a Hugging Face snapshot's commit (its folder name)."""
+    info = model_info(path)
+    if info.get("gguf_sha256"):
+        return {"source": str(info.get("source", "")), "gguf_sha256": info["gguf_sha256"]}
+    parts = Path(path).resolve().parts
+    if len(parts) >= 3 and parts[-2] == "snapshots":
+        return {"hub_repo": parts[-3].removeprefix("models--").replace("--", "/"), "revision": parts[-1]}
+    return {}
+
+
 def local_path(entry: CatalogEntry) -> Path | None:
     """The entry's model directory if it is already available locally (no network)."""
     if entry.gguf_wheel is not None:

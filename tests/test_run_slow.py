@@ -70,6 +70,8 @@ def test_run_on_the_real_model_writes_an_llm_entry_with_real_probabilities(small
     assert ((p > 0) & (p < 1)).all() and np.unique(p.round(6)).size > 1
     assert all(isinstance(r["raw_output"], str) for r in rows)
     assert (out / "adapters" / MODEL / "adapters.safetensors").is_file()
+    unit = json.loads((out / "units" / MODEL / "holdout.json").read_text())
+    assert len(unit["model"]["gguf_sha256"]) == 64 and unit["model"]["precision"] == "float32"
 
 
 def test_kill_9_mid_training_then_resume_completes(small_csv: Path, tmp_path: Path) -> None:
