@@ -175,7 +175,8 @@ def train_lora(
     resumed_from = state["step"]
     trunk, trunk_note = trunk_cache.prepare(
         model, train, val, lora_layers=cfg.lora_layers, enabled=cfg.frozen_trunk_cache,
-        budget_mb=cfg.trunk_cache_mb, batch_size=cfg.eval_batch_size)
+        budget_mb=cfg.trunk_cache_mb, batch_size=cfg.eval_batch_size,
+        passes=(total - resumed_from) * cfg.grad_accum * cfg.batch_size)
     start = trunk.start if trunk is not None else 0
 
     def loss_fn(model: Any, tokens: Any, flat: Any, targets: Any, w: Any, *hidden: Any) -> Any:

@@ -100,12 +100,19 @@ def _check(model: Any, items: Sequence[TrainItem], states: Any, start: int) -> f
 
 
 def prepare(model: Any, train: Sequence[TrainItem], val: Sequence[TrainItem], *, lora_layers: int,
-            enabled: bool, budget_mb: float, batch_size: int) -> tuple[TrunkCache | None, str]:
-    """The trunk cache for ``model`` (adapters already applied), or None and why not."""
+            enabled: bool, budget_mb: float, batch_size: int, passes: int) -> tuple[TrunkCache | None, str]:
+    """The trunk cache for ``model`` (adapters already applied), or None and why not.
+
+    ``passes``: training examples the run will process (steps x micro-batches x batch size).
+    Building the cache costs one pass of the lower blocks over every item, so a training of
+    less than one epoch takes the plain path.
+    """
     import mlx.core as mx
 
     if not enabled:
         return None, "frozen-trunk cache: off (switched off)"
+    if passes < len(train):
+        return None, "frozen-trunk cache: off (less than one epoch: building it would cost more than it saves)"
     start = len(model.layers) - lora_layers
     reason = _reason_not_valid(model, start)
     if reason is not None:

@@ -48,6 +48,8 @@ def test_trunk_cache_falls_back_with_a_reason(tmp_path):
     assert every.notes == ("frozen-trunk cache: off (LoRA covers every block)",)
     _, _, small = _train("llama", tmp_path, trunk_cache_mb=1e-6)
     assert "trunk_cache_mb" in small.notes[0] and "off" in small.notes[0]
+    _, _, short = _train("llama", tmp_path, iters=2)
+    assert "less than one epoch" in short.notes[0]
     np.testing.assert_allclose(small.train_losses, _train("llama", tmp_path)[2].train_losses, rtol=1e-5)
 
 
