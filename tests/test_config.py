@@ -34,6 +34,7 @@ def test_bundled_config_lists_the_study_models_and_the_default() -> None:
         ({"models": [{**GOOD_MODEL, "lora_rank": True}]}, r"lora_rank must be int, got bool"),
         ({"models": [GOOD_MODEL, GOOD_MODEL]}, r"duplicate model name 'm'"),
         ({"models": [{"name": "m"}]}, r"missing required key 'model_id'"),
+        ({"models": [{"name": "m", "model_id": " "}]}, r"model_id is empty; give a model id"),
         ({"evaluation": {"protocl": "cv"}}, r"unknown key 'protocl' \(did you mean 'protocol'\?\)"),
         ({"evaluation": {"bootstrap": 10}}, r"bootstrap = 10 is impossible; it must be at least 200"),
         ({"run": {"baselines": ["lasso", "xgboost"]}}, r"unknown baseline 'xgboost'"),
