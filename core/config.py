@@ -167,8 +167,6 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         for key in ("family", "description", "output_dir"):
             if key in item:
                 expect_type(item[key], str, where, key)
-            if not item[key].strip():
-                raise ConfigError(f"{where}: {key} is empty; give a {key.replace('_', ' ')}")
         if any(m.name == item["name"] for m in models):
             raise ConfigError(f"{source}: duplicate model name {item['name']!r}; model names must be unique")
         hyper = {k: v for k, v in item.items() if k in HYPERPARAMETERS}
