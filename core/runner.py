@@ -202,7 +202,10 @@ class Runner:
 
         ev = self.request.evaluation
         seed = ev.seed + k
-        train, _, class_weight = _balanced_training(split, dataset.labels, ev, seed)
+        if name == "majority":  # "always the most common class" is defined on the data as it is
+            train, class_weight = np.asarray(split.train, dtype=int), None
+        else:
+            train, _, class_weight = _balanced_training(split, dataset.labels, ev, seed)
         return run_baseline_unit(name, dataset, split, train, seed=seed, threshold_method=ev.threshold,
                                  fixed_threshold=ev.fixed_threshold, class_weight=class_weight)
 

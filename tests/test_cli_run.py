@@ -117,3 +117,13 @@ def test_run_json_records_the_command_line(tmp_path: Path, small_csv: Path) -> N
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
     run = json.loads((out / "run.json").read_text())
     assert run["command"] == ["clinpred", "run", "--baselines-only", "--data", str(small_csv), "--out", str(out)]
+
+
+def test_majority_baseline_predicts_the_training_prevalence_even_when_oversampling(tmp_path: Path, small_csv: Path) -> None:
+    out = tmp_path / "R"
+    assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
+    rows = [json.loads(line) for line in (out / "predictions" / "majority.jsonl").read_text().splitlines()]
+    splits = json.loads((out / "splits.json").read_text())["splits"][0]
+    events = splits["events"]["train"] / splits["sizes"]["train"]
+    assert {round(r["p_yes"], 9) for r in rows} == {round(events, 9)}
+    assert all(r["predicted"] == 1 for r in rows)  # the majority class is "yes" in this cohort
