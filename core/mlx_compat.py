@@ -18,6 +18,10 @@ Pinned to mlx-lm 0.32.x (pyproject: ``mlx-lm>=0.32.2,<0.33``). What is relied on
 - ``tuner.trainer.grad_checkpoint`` patches ``type(block).__call__`` for *every* instance of the
   block class, permanently; :func:`grad_checkpointing` does the same but restores it on exit.
 - ``mx.save_safetensors`` appends ``.safetensors`` to a name that lacks it (temp names keep it).
+- Fast paths: the inner forward loops over ``model.model["layers"]`` (see :func:`blocks_fed`);
+  ``models.cache.make_prompt_cache`` gives plain ``KVCache`` objects (``state`` = keys, values,
+  offset) for full-attention models, and a multi-token call with such a cache attends causally
+  from its offset (:func:`prefix_cache`).
 """
 
 from __future__ import annotations
