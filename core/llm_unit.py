@@ -112,8 +112,18 @@ def run_llm_unit(
     start = time.perf_counter()
     task: TaskSpec = dataset.schema.task
     labels = dataset.labels
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = round(now - clock, 3)
+        clock = now
+
     emit(Event("model-load", unit, f"loading {name}"))
     loaded = load()
+    lap("load")
     model, tokenizer = loaded.model, loaded.tokenizer
     book = PromptBook(hooks, family, tokenizer, task, records)
 
@@ -126,6 +136,7 @@ def run_llm_unit(
     hyper = fit_layers(hyper, explicit, len(model.layers), emit, unit)
     train_items = items(train_idx, sample_weights)
     val_items = items(split.val, None)
+    lap("render")
     cfg = train_config_from(hyper, seed=seed)
 
     def on_progress(progress: Any) -> None:
@@ -137,6 +148,7 @@ def run_llm_unit(
     batch = int(hyper.get("score_batch_size", 8))
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
     test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
+    lap("train")
     emit(Event("message", unit, f"scoring {len(val_prompts) + len(test_prompts)} patients"))
     fast = {"batch_size": batch, "prefix_cache": bool(hyper.get("prefix_cache", True))}
     p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, **fast)
@@ -144,6 +156,7 @@ def run_llm_unit(
     choice = select_threshold(labels[split.val], p_val, evaluation.threshold, evaluation.fixed_threshold,
                               fallback=float(labels[train_idx].mean()))
 
+    lap("score")
     test: dict[str, Any] = {"index": split.test, "p": p_test}
     if evaluation.store_prompts:
         test["prompt"] = test_prompts
@@ -156,6 +169,7 @@ def run_llm_unit(
         test["raw_output"] = texts
         test["parsed"] = [p.label for p in parsed]
         test["parse_status"] = [p.status.value for p in parsed]
+        lap("generate")
     return {
         "status": "done",
         "threshold": choice.value,
@@ -165,5 +179,6 @@ def run_llm_unit(
         "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
         "model": {"source": str(loaded.source), "path": str(loaded.path), "precision": loaded.precision,
                   "dtype": loaded.dtype, **model_revision(loaded.path)},
+        "timings": timings,
         "seconds": time.perf_counter() - start,
     }
