@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
 from clinpred.core.events import Event
 
 
@@ -114,7 +112,3 @@ def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
 
 
 COMPARISON_COLUMNS = ["model", "kind", "AUROC [95% CI]", "F1", "recall", "specificity", "balance gap", "Brier", "notes"]
-
-
-def echo_error(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)

@@ -61,8 +61,3 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_text(path, "".join(json.dumps(_clean(r), allow_nan=False) + "\n" for r in rows))
-
-
-def to_jsonable(value: Any) -> Any:
-    """The JSON-safe form used by every writer here (NaN -> null, numpy -> Python)."""
-    return _clean(value)
