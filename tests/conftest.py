@@ -10,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from clinpred.core import blas
+
+# The optimized BLAS must be loaded before any test module imports mlx (at collection time),
+# or every real-model test runs on MLX's reference BLAS (10-25x slower).
+blas.activate()
+
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
