@@ -127,3 +127,9 @@ def test_majority_baseline_predicts_the_training_prevalence_even_when_oversampli
     events = splits["events"]["train"] / splits["sizes"]["train"]
     assert {round(r["p_yes"], 9) for r in rows} == {round(events, 9)}
     assert all(r["predicted"] == 1 for r in rows)  # the majority class is "yes" in this cohort
+
+
+def test_baselines_command_is_run_baselines_only(tmp_path: Path, small_csv: Path) -> None:
+    assert clinpred("baselines", "--data", str(small_csv), "--seed", "3", "--out", str(tmp_path / "a")).code == 0
+    assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--seed", "3", "--out", str(tmp_path / "b")).code == 0
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
