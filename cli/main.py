@@ -61,7 +61,7 @@ class LazyGroup(click.Group):
     is_flag=True,
     help="Fail (exit 1) when any plugin fails to import or register.",
 )
-@click.option("-v", "--verbose", count=True, help="More output (-vv may show patient rows).")
+@click.option("-v", "--verbose", count=True, help="More output. Patient rows are never printed; `clinpred prompt --data F --row N` shows one on request.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
 @click.pass_context
 def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool, verbose: int, quiet: bool) -> None:
