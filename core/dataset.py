@@ -215,6 +215,33 @@ def load_from_schema(
     return dataset
 
 
+def load_new_patients(path: str | Path, schema: DatasetSchema) -> tuple[Dataset, list[int | None] | None]:
+    """Validate a data file against the run's schema; the outcome column may be absent or partly empty.
+
+    Returns the validated dataset and the known outcomes (None when the file has no outcome column).
+    Missing outcomes are filled with a positive value only so that the common validation runs; they
+    come back as None and ``dataset.labels`` must not be used for them.
+    """
+    path = Path(path).expanduser()
+    data = read_file_bytes(path)
+    table = parse_table(data, str(path), path.suffix)
+    target = schema.target_column
+    labels: list[int | None] | None = None
+    filler = str(schema.positive_values[0])
+    if target in table.cells:
+        known = [bool(v) for v in table.cells[target]]
+        table.cells[target] = [v if v else filler for v in table.cells[target]]
+    else:
+        known = None
+        table.columns.append(target)
+        table.cells[target] = [filler] * table.n_rows
+    dataset = _validate(table, schema, name=str(path), sha256=hashlib.sha256(data).hexdigest(), source=str(path),
+                        min_per_class=0)
+    if known is not None:
+        labels = [int(y) if k else None for y, k in zip(dataset.labels.tolist(), known)]
+    return dataset, labels
+
+
 def _validate(
     table: TextTable, schema: DatasetSchema, *, name: str, sha256: str, source: str, min_per_class: int
 ) -> Dataset:

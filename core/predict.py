@@ -129,36 +129,6 @@ def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None
                         batch_size=int(batch_size or hyper.get("score_batch_size", 8)))
 
 
-def load_new_patients(path: str | Path, schema: Any) -> tuple[Any, list[int | None] | None]:
-    """Validate a data file against the run's schema; the outcome column may be absent or partly empty.
-
-    Returns the validated dataset and the known outcomes (None when the file has no outcome column).
-    """
-    from clinpred.core.dataset import _validate
-    from clinpred.core.tableread import parse_table, read_file_bytes
-
-    import hashlib
-
-    path = Path(path).expanduser()
-    data = read_file_bytes(path)
-    table = parse_table(data, str(path), path.suffix)
-    target = schema.target_column
-    labels: list[int | None] | None = None
-    filler = str(schema.positive_values[0])
-    if target in table.cells:
-        known = [bool(v) for v in table.cells[target]]
-        table.cells[target] = [v if v else filler for v in table.cells[target]]
-    else:
-        known = None
-        table.columns.append(target)
-        table.cells[target] = [filler] * table.n_rows
-    dataset = _validate(table, schema, name=str(path), sha256=hashlib.sha256(data).hexdigest(), source=str(path),
-                        min_per_class=0)
-    if known is not None:
-        labels = [int(y) if k else None for y, k in zip(dataset.labels.tolist(), known)]
-    return dataset, labels
-
-
 def predict_patients(setup: PredictSetup, dataset: Any, labels: list[int | None] | None, *, hooks: Any, family: Any,
                      loaded: Any, on_progress: Callable[[int, int], None] | None = None) -> Predictions:
     """P(yes) of every patient with the loaded (adapted) model, labelled at the run's threshold."""
