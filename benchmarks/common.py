@@ -126,6 +126,26 @@ def run_mlx_lm_lora(model_dir: Path, data_dir: Path, out_dir: Path, *, iters: in
             "command": "python -m mlx_lm lora " + " ".join(cmd[3:])}
 
 
+def quantized_matmul_errors(model: Any) -> dict[str, float]:
+    """Max relative error, against float64 arithmetic on the same dequantized weights, of the
+    first quantized linear layer of ``model`` run as MLX's quantized matmul and as a float32
+    matmul of the dequantized weights (what clinpred's CPU precision policy runs)."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    import numpy as np
+
+    layer = next(m for _, m in model.named_modules() if isinstance(m, nn.QuantizedLinear))
+    w = mx.dequantize(layer.weight, layer.scales, layer.biases, layer.group_size, layer.bits)
+    x = mx.random.normal((64, w.shape[1]), key=mx.random.key(0))
+    exact = np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64).T
+    scale = float(np.max(np.abs(exact)))
+
+    def err(y: Any) -> float:
+        return float(np.max(np.abs(np.asarray(y, dtype=np.float64) - exact)) / scale)
+
+    return {"quantized_matmul_rel_err": err(layer(x)), "float32_dequantized_matmul_rel_err": err(x @ w.T)}
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
