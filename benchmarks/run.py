@@ -6,7 +6,7 @@ Each benchmark is a script in this folder, run in its own process (clinpred's BL
 before mlx, and peak memory is per process); each prints a JSON list of
 ``{"name", "ratio", "goal", "details"}``. The results are printed (a table, or JSON with
 ``--json``) and written to ``benchmarks/results/results-<time>.json`` (kept out of git).
-``--quick`` sizes everything to finish in about 25 minutes on two CPU cores.
+``--quick`` sizes everything to finish in about 20 minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _table(results: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes: about 25 minutes on two cores")
+    ap.add_argument("--quick", action="store_true", help="small sizes: about 20 minutes on two cores")
     ap.add_argument("--json", action="store_true", help="print the JSON list instead of a table")
     ap.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
     args = ap.parse_args()
