@@ -1,6 +1,12 @@
 """blas: MLX float32 matmul throughput as clinpred runs it (``blas.activate()`` before mlx is
 imported) divided by numpy's on the same matrices; interleaved, median over repeats.
 
+Two thread pools share the two cores here: MKL's (Intel OpenMP, whose idle threads spin for
+``KMP_BLOCKTIME`` = 200 ms after a call) and the OpenBLAS that numpy bundles (which also spins).
+Measured back to back, whichever library runs second often got half its speed, at random. So each
+measurement starts after a pause (``--settle``, longer than both spin times) that lets the other
+library's threads go to sleep; clinpred itself never interleaves the two.
+
 Also usable alone to compare libraries: ``CLINPRED_BLAS=openblas python benchmarks/bench_blas.py``
 (or ``CLINPRED_NO_BLAS=1`` for the reference BLAS of the MLX wheel).
 """
@@ -20,12 +26,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shapes", nargs="+", default=SHAPES, help="MxKxN: (M, K) @ (K, N)")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--settle", type=float, default=0.5, help="seconds of pause before each measurement")
     args = ap.parse_args()
     info = common.start()
     import mlx.core as mx
     import numpy as np
 
     def best(fn, flops: float, tries: int = 3) -> float:
+        time.sleep(args.settle)
         fn()
         seconds = []
         for _ in range(tries):
@@ -55,7 +63,9 @@ def main() -> None:
         "ratio": round(common.median([s["ratio"] for s in sizes.values()]), 3),
         "goal": 0.7,
         "details": {**info, "repeats": args.repeats, "sizes": sizes,
-                    "ratio_is": "median over the shapes of the per-shape median of interleaved MLX/numpy GFLOP/s (best of 3 calls each)"},
+                    "settle_seconds": args.settle,
+                    "ratio_is": "median over the shapes of the per-shape median of interleaved MLX/numpy GFLOP/s "
+                                "(best of 3 calls each, after a pause that lets the other library's threads sleep)"},
     }])
 
 
