@@ -79,7 +79,8 @@ def test_kill_9_mid_training_then_resume_completes(small_csv: Path, tmp_path: Pa
     args = ["run", "--data", str(small_csv), "--model", MODEL, "--iters", "14", "--no-generate", "--out", str(out)]
     proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = out / "adapters" / MODEL / "checkpoint"
+    # the file, not its folder: the folder appears a moment before the file is renamed into it
+    checkpoint = out / "adapters" / MODEL / "checkpoint" / "checkpoint.safetensors"
     deadline = time.time() + 900
     killed = False
     while time.time() < deadline and proc.poll() is None:
