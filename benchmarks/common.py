@@ -126,15 +126,18 @@ def run_mlx_lm_lora(model_dir: Path, data_dir: Path, out_dir: Path, *, iters: in
             "command": "python -m mlx_lm lora " + " ".join(cmd[3:])}
 
 
-def quantized_matmul_errors(model: Any) -> dict[str, float]:
+def quantized_matmul_errors(model: Any) -> dict[str, float | None]:
     """Max relative error, against float64 arithmetic on the same dequantized weights, of the
     first quantized linear layer of ``model`` run as MLX's quantized matmul and as a float32
-    matmul of the dequantized weights (what clinpred's CPU precision policy runs)."""
+    matmul of the dequantized weights (what clinpred's CPU precision policy runs); None for both
+    when the model holds no quantized layer."""
     import mlx.core as mx
     import mlx.nn as nn
     import numpy as np
 
-    layer = next(m for _, m in model.named_modules() if isinstance(m, nn.QuantizedLinear))
+    layer = next((m for _, m in model.named_modules() if isinstance(m, nn.QuantizedLinear)), None)
+    if layer is None:
+        return {"quantized_matmul_rel_err": None, "float32_dequantized_matmul_rel_err": None}
     w = mx.dequantize(layer.weight, layer.scales, layer.biases, layer.group_size, layer.bits)
     x = mx.random.normal((64, w.shape[1]), key=mx.random.key(0))
     exact = np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64).T
