@@ -11,10 +11,10 @@ See README.md, "Writing a family plugin".
 
 from clinpred.core.errors import ClinpredError, PluginError, RenderError
 from clinpred.core.hookspecs import hookimpl
-from clinpred.core.parsing import parse_answer
-from clinpred.core.rendering import messages, render_with_template
-from clinpred.core.serialize import serialize
-from clinpred.core.tokens import decode, encode, hf_tokenizer
+from clinpred.core.llm.parsing import parse_answer
+from clinpred.core.llm.rendering import messages, render_with_template
+from clinpred.core.data.serialize import serialize
+from clinpred.core.llm.tokens import decode, encode, hf_tokenizer
 from clinpred.core.values import (
     CatalogEntry,
     FamilySpec,

@@ -23,9 +23,9 @@ def _child(what: str, patients: int, iters: int) -> None:
     import mlx.core as mx
     import numpy as np
 
-    from clinpred.core.models import load_model
-    from clinpred.core.scoring import score_p_yes
-    from clinpred.core.training import TrainConfig, train_lora
+    from clinpred.core.models.models import load_model
+    from clinpred.core.llm.scoring import score_p_yes
+    from clinpred.core.llm.training import TrainConfig, train_lora
 
     loaded = load_model(common.default_model_dir(), precision="float32")
     _, _, book, labels = common.cohort(loaded.tokenizer)

@@ -41,10 +41,10 @@ def main() -> None:
     import mlx_lm
     import numpy as np
 
-    from clinpred.core.device import resolve_precision
-    from clinpred.core.models import load_model
-    from clinpred.core.scoring import score_p_yes
-    from clinpred.core.tokens import encode
+    from clinpred.core.models.device import resolve_precision
+    from clinpred.core.models.models import load_model
+    from clinpred.core.llm.scoring import score_p_yes
+    from clinpred.core.llm.tokens import encode
 
     source = common.default_model_dir()
     t_load_study, (study_model, tok) = timed(mlx_lm.load, str(source))

@@ -20,8 +20,8 @@ def train_ours(model_dir: Path, items: list[Any], out: Path, *, iters: int, batc
     """One clinpred training from a freshly loaded model: per-step losses and seconds, wall time."""
     import mlx.core as mx
 
-    from clinpred.core.models import load_model
-    from clinpred.core.training import TrainConfig, train_lora
+    from clinpred.core.models.models import load_model
+    from clinpred.core.llm.training import TrainConfig, train_lora
 
     loaded = load_model(model_dir, precision="float32")
     cfg = TrainConfig(rank=rank, alpha=alpha, lora_layers=layers, learning_rate=lr, min_lr_ratio=1.0,
@@ -62,7 +62,7 @@ def main() -> None:
     info = common.start()
     import numpy as np
 
-    from clinpred.core.models import load_model
+    from clinpred.core.models.models import load_model
 
     tmp = Path(tempfile.mkdtemp(prefix="clinpred-bench-training-"))
     model_dir = common.write_fp32_copy(args.model_dir or tmp / "fp32")

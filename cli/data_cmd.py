@@ -34,8 +34,8 @@ def check(ctx: click.Context, path: str | None, config: str | None, min_per_clas
 
     Without PATH, checks the schema's own data (its file, or the synthetic cohort).
     """
-    from clinpred.core.dataset import load_dataset, load_from_schema
-    from clinpred.core.schema import default_schema, schema_from_file
+    from clinpred.core.data.dataset import load_dataset, load_from_schema
+    from clinpred.core.data.schema import default_schema, schema_from_file
 
     schema = schema_from_file(config) if config else default_schema()
     if path is not None:
@@ -109,7 +109,7 @@ def synth(ctx: click.Context, n: int, seed: int, output: str, truth: str | None)
     Prints the Bayes-optimal AUROC: the AUROC of the true probabilities, a ceiling no model can
     beat on this file.
     """
-    from clinpred.core.synthetic import ID_COLUMN, TARGET_COLUMN, bayes_auroc, cohort_csv, generate_cohort, truth_csv
+    from clinpred.core.data.synthetic import ID_COLUMN, TARGET_COLUMN, bayes_auroc, cohort_csv, generate_cohort, truth_csv
 
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")

@@ -87,8 +87,8 @@ def diagnose(ctx: click.Context, path: str, family: str | None, text_column: str
     collapse), the spread of P(yes), agreement of probability and parsed labels, and examples of
     each failure kind.
     """
-    from clinpred.core.diagnose import diagnose as run_diagnosis
-    from clinpred.core.outputs_io import read_outputs
+    from clinpred.core.report.diagnose import diagnose as run_diagnosis
+    from clinpred.core.report.outputs_io import read_outputs
 
     registry = app(ctx).registry
     if family:

@@ -19,8 +19,8 @@ def _source(entry: Any) -> str:
 
 def model_rows(registry: Any) -> list[dict[str, Any]]:
     """Catalog entries of every family, then models imported into the cache."""
-    from clinpred.core import cache
-    from clinpred.core.model_source import local_path, model_info
+    from clinpred.core.models import cache
+    from clinpred.core.models.model_source import local_path, model_info
 
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -112,7 +112,7 @@ def _run_with_progress(quiet: bool, fn: Any) -> Path:
 def pull(ctx: click.Context, name: str) -> None:
     """Download and convert the catalog model NAME (or a family's default model)."""
     from clinpred.core.errors import ModelError
-    from clinpred.core.model_source import pull_catalog_entry
+    from clinpred.core.models.model_source import pull_catalog_entry
 
     registry = app(ctx).registry
     catalog = {entry.name: entry for _spec, entry in registry.catalog()}
@@ -141,7 +141,7 @@ def pull(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
     """Convert a local GGUF file (tensors Q4_0, Q4_1, Q8_0, F16 or F32) into the cache."""
-    from clinpred.core.model_source import import_gguf
+    from clinpred.core.models.model_source import import_gguf
 
     spec = app(ctx).registry.family(family)
     path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: import_gguf(file, name, spec.name, cb))

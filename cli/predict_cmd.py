@@ -23,9 +23,9 @@ def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, s
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from clinpred.core.models import load_model
-    from clinpred.core.dataset import load_new_patients
-    from clinpred.core.predict import plan_prediction, predict_patients, write_predictions
+    from clinpred.core.models.models import load_model
+    from clinpred.core.data.dataset import load_new_patients
+    from clinpred.core.run.predict import plan_prediction, predict_patients, write_predictions
 
     state = app(ctx)
     setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)

@@ -28,13 +28,13 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
     With --data the record is a real patient's and is printed: keep the output private.
     """
     from clinpred.cli.run_cmd import schema_for
-    from clinpred.core.config import load_config
-    from clinpred.core.dataset import load_from_schema
+    from clinpred.core.run.config import load_config
+    from clinpred.core.data.dataset import load_from_schema
     from clinpred.core.errors import UserError
-    from clinpred.core.models import load_tokenizer
-    from clinpred.core.model_source import resolve_source
-    from clinpred.core.plan import select_models
-    from clinpred.core.prompt_view import prompt_view
+    from clinpred.core.models.models import load_tokenizer
+    from clinpred.core.models.model_source import resolve_source
+    from clinpred.core.run.plan import select_models
+    from clinpred.core.llm.prompt_view import prompt_view
 
     if not family and not model:
         raise UserError("give --family F or --model NAME_OR_ID (see `clinpred families`)")

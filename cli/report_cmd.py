@@ -15,7 +15,7 @@ def report(ctx: click.Context, run_dir: str, html: bool) -> None:
     """Write RUN_DIR/report.md and RUN_DIR/report.html: the comparison with CIs and DeLong tests,
     ROC, calibration and decision curves, confusion matrices, output diagnostics and the
     TRIPOD+AI / TRIPOD-LLM reporting items."""
-    from clinpred.core.report import write_report
+    from clinpred.core.report.report import write_report
 
     files = write_report(run_dir, html=html, parse=app(ctx).registry.parse_output)
     click.echo(f"Wrote {files.markdown}" + (f" and {files.html}" if files.html else "")

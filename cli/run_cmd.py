@@ -18,7 +18,7 @@ from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_row
 
 def schema_for(config: Any, data: str | None) -> Any:
     """The dataset schema of ``config`` (or the bundled one), pointed at ``data`` if given."""
-    from clinpred.core.schema import default_schema, parse_dataset_schema
+    from clinpred.core.data.schema import default_schema, parse_dataset_schema
 
     if config.dataset:
         schema = parse_dataset_schema(config.dataset, where=f"{config.source} [dataset]", base_dir=config.base_dir)
@@ -29,8 +29,8 @@ def schema_for(config: Any, data: str | None) -> Any:
 
 def _model_loader(verbosity: int):
     def load(plan: Any) -> Any:
-        from clinpred.core.model_source import resolve_source
-        from clinpred.core.models import load_model
+        from clinpred.core.models.model_source import resolve_source
+        from clinpred.core.models.models import load_model
 
         source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
         return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
@@ -40,7 +40,7 @@ def _model_loader(verbosity: int):
 
 def _preflight(plans: list[Any]) -> None:
     """Bad model paths are bad input (exit 2) before anything is written."""
-    from clinpred.core.models import check_source
+    from clinpred.core.models.models import check_source
 
     for plan in plans:
         if plan.catalog is None and not plan.unavailable:
@@ -73,10 +73,10 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     With no options: the synthetic retained-placenta cohort, the embedded default model
     (SmolLM2-135M-Instruct, fetched once from PyPI) and four baselines.
     """
-    from clinpred.core.config import load_config
+    from clinpred.core.run.config import load_config
     from clinpred.core.errors import UserError
-    from clinpred.core.plan import select_models, validate_config_families
-    from clinpred.core.runner import Runner, RunRequest
+    from clinpred.core.run.plan import select_models, validate_config_families
+    from clinpred.core.run.runner import Runner, RunRequest
 
     if baselines_only and no_baselines:
         raise UserError("--baselines-only and --no-baselines exclude each other; give one")

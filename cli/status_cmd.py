@@ -86,7 +86,7 @@ def _print(s: dict[str, Any]) -> None:
 def status(run_dir: str, as_json: bool) -> None:
     """Show a running or interrupted run: units done / running / failed / pending, the current
     iteration and loss, an ETA, and whether the run's process is alive. Only reads RUN_DIR."""
-    from clinpred.core.status_view import read_run_status
+    from clinpred.core.run.status_view import read_run_status
 
     state = read_run_status(run_dir)
     if as_json:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.core.hookspecs import hookimpl
-from clinpred.core.parsing import parse_answer
-from clinpred.core.rendering import render_with_template
-from clinpred.core.serialize import serialize
+from clinpred.core.llm.parsing import parse_answer
+from clinpred.core.llm.rendering import render_with_template
+from clinpred.core.data.serialize import serialize
 from clinpred.core.values import FamilySpec, ParsedOutput, Prompt, Record, RenderedChat, TaskSpec
 
 #: The name under which the registry registers this module.

@@ -1,7 +1,7 @@
 """A real baselines-only run directory plus one hand-written LLM model (a test fixture).
 
 The LLM's unit files, predictions and metrics follow the run-directory contract exactly as
-core/llm_unit.py and core/aggregate.py write them: P(yes) is a noisy copy of the LASSO
+core/llm/llm_unit.py and core/evaluation/aggregate.py write them: P(yes) is a noisy copy of the LASSO
 baseline's, and the generated texts include every parse-failure kind.
 """
 
@@ -43,11 +43,11 @@ def synth_csv(path: Path, n: int = 240, seed: int = 3) -> Path:
 
 def add_llm(run_dir: Path, data: Path, *, name: str = LLM, family: str = FAMILY, seed: int = 0) -> dict:
     """Write units/, predictions/ and metrics.json / run.json entries of an LLM into ``run_dir``."""
-    from clinpred.core.aggregate import model_metrics, paired_comparisons, prediction_rows
+    from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
     from clinpred.core.atomic import write_json, write_jsonl
-    from clinpred.core.dataset import load_dataset
-    from clinpred.core.rundir import RunDirectory
-    from clinpred.core.schema import default_schema
+    from clinpred.core.data.dataset import load_dataset
+    from clinpred.core.run.rundir import RunDirectory
+    from clinpred.core.data.schema import default_schema
     from clinpred.registry.registry import load_registry
 
     rundir = RunDirectory(run_dir)

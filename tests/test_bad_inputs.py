@@ -137,7 +137,7 @@ _config = st.fixed_dictionaries({}, optional={
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(_config)
 def test_config_loader_never_crashes(data: dict) -> None:
-    from clinpred.core.config import parse_config
+    from clinpred.core.run.config import parse_config
     from clinpred.core.errors import ConfigError
 
     try:

@@ -23,7 +23,7 @@ def test_hook_list_matches_the_module() -> None:
 
 
 def test_every_hook_is_used_in_a_test() -> None:
-    text = "\n".join(p.read_text() for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
+    text = "\n".join(p.read_text() for p in TESTS.rglob("test_*.py") if p.name != Path(__file__).name)
     for name in hookspecs.ALL_HOOKS:
         assert f"def {name}" in text, f"no test implements {name}"
 

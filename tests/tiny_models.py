@@ -6,7 +6,7 @@ seeded; embeddings and output head use std ``EMBED_STD``, so the
 untrained next-token distribution is close to uniform and a few LoRA steps visibly move it.
 
 ``ARCHITECTURES`` maps a name to (mlx-lm model type, tokenizer constructor, render options for
-:func:`clinpred.core.rendering.render_with_template`, extra config).
+:func:`clinpred.core.llm.rendering.render_with_template`, extra config).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def patient_prompt(i: int, label: int):
 
 def rendered(tokenizer: Any, arch: str, i: int, label: int, answer: str | None = None):
     """The RenderedChat of :func:`patient_prompt` with the tokenizer's template."""
-    from clinpred.core.rendering import render_with_template
+    from clinpred.core.llm.rendering import render_with_template
 
     word = answer if answer is not None else ("Yes" if label else "No")
     return render_with_template(tokenizer, patient_prompt(i, label), word, **render_options(arch))
@@ -139,8 +139,8 @@ def rendered(tokenizer: Any, arch: str, i: int, label: int, answer: str | None =
 
 def separable_items(tokenizer: Any, arch: str, n: int, *, start: int = 0, flip: bool = False) -> list[Any]:
     """``n`` TrainItems alternating labels 0/1; ``flip`` gives every prompt the wrong answer."""
-    from clinpred.core.rendering import tokenize_checked
-    from clinpred.core.training import TrainItem
+    from clinpred.core.llm.rendering import tokenize_checked
+    from clinpred.core.llm.training import TrainItem
 
     out = []
     for i in range(start, start + n):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clinpred.core.synthetic import cohort_csv, generate_cohort
+from clinpred.core.data.synthetic import cohort_csv, generate_cohort
 
 HERE = Path(__file__).parent / "bad"
 

@@ -1,0 +1,184 @@
+"""One (LLM, split) unit: prompts -> chat renderings -> LoRA training -> P(yes) -> threshold.
+
+Everything family-specific comes through ``hooks`` (the plugin registry): prompt templating,
+chat rendering and output parsing. The core checks every rendering's prefix property.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from clinpred.core.errors import RenderError
+from clinpred.core.events import Event, EventSink
+from clinpred.core.llm.rendering import TokenizedExample, tokenize_checked
+from clinpred.core.evaluation.thresholds import select_threshold
+from clinpred.core.values import FamilySpec, ParsedOutput, Prompt, Record, RenderedChat, TaskSpec
+
+
+class FamilyHooks(Protocol):
+    """The family-routed hook calls the engine needs (the registry provides them)."""
+
+    def format_prompt(self, family: FamilySpec, record: Record, task: TaskSpec) -> Prompt: ...
+
+    def render_chat(self, family: FamilySpec, tokenizer: Any, prompt: Prompt, answer: str) -> RenderedChat: ...
+
+    def parse_output(self, family: FamilySpec, text: str, task: TaskSpec) -> ParsedOutput: ...
+
+
+class PromptBook:
+    """Prompts and renderings of one model's family and tokenizer, computed once per patient."""
+
+    def __init__(self, hooks: FamilyHooks, family: FamilySpec, tokenizer: Any, task: TaskSpec, records: list[Record]) -> None:
+        self.hooks, self.family, self.tokenizer, self.task, self.records = hooks, family, tokenizer, task, records
+        self._prompts: dict[int, Prompt] = {}
+        self._rendered: dict[tuple[int, bool], RenderedChat] = {}
+        self._tokens: dict[tuple[int, bool], TokenizedExample] = {}
+
+    def prompt(self, i: int) -> Prompt:
+        if i not in self._prompts:
+            self._prompts[i] = self.hooks.format_prompt(self.family, self.records[i], self.task)
+        return self._prompts[i]
+
+    def rendered(self, i: int, label: bool) -> RenderedChat:
+        key = (i, label)
+        if key not in self._rendered:
+            self._rendered[key] = self.hooks.render_chat(self.family, self.tokenizer, self.prompt(i), self.task.answer(label))
+        return self._rendered[key]
+
+    def example(self, i: int, label: bool) -> TokenizedExample:
+        key = (i, label)
+        if key not in self._tokens:
+            self._tokens[key] = tokenize_checked(self.family.name, self.tokenizer, self.rendered(i, label))
+        return self._tokens[key]
+
+    def scoring_prompt(self, i: int) -> str:
+        """The text after which the answer's first token is scored (the same for both answers)."""
+        yes, no = self.rendered(i, True), self.rendered(i, False)
+        if yes.prompt != no.prompt:
+            raise RenderError(
+                f"family {self.family.name!r}: render_chat gives different scoring prompts for the "
+                f"answers {self.task.positive!r} and {self.task.negative!r}; the prompt must not depend on the answer"
+            )
+        return yes.prompt
+
+
+def train_config_from(hyper: dict[str, Any], *, seed: int) -> Any:
+    """Map model_configs.toml hyperparameters onto the trainer's :class:`TrainConfig`."""
+    from clinpred.core.llm.training import TrainConfig
+
+    return TrainConfig.from_hyperparameters(hyper, seed=seed)
+
+
+def fit_layers(hyper: dict[str, Any], explicit: frozenset[str], n_layers: int, emit: EventSink, unit: str) -> dict[str, Any]:
+    """A family default of more LoRA layers than the model has means all of them; a value the
+    user set is kept (and training refuses it with a clear message)."""
+    wanted = int(hyper.get("lora_layers", n_layers))
+    if wanted <= n_layers or "lora_layers" in explicit:
+        return hyper
+    emit(Event("message", unit, f"the model has {n_layers} layers: LoRA on all of them (family default {wanted})"))
+    return {**hyper, "lora_layers": n_layers}
+
+
+def run_llm_unit(
+    *,
+    name: str,
+    family: FamilySpec,
+    hooks: FamilyHooks,
+    load: Callable[[], Any],
+    dataset: Any,
+    records: list[Record],
+    split: Any,
+    train_idx: np.ndarray,
+    sample_weights: np.ndarray | None,
+    hyper: dict[str, Any],
+    explicit: frozenset[str] = frozenset(),
+    evaluation: Any,
+    adapter_dir: Path,
+    seed: int,
+    emit: EventSink,
+    unit: str,
+    resume: bool,
+) -> dict[str, Any]:
+    """Fine-tune on ``train_idx`` (already balanced), score validation and test, choose the
+    threshold on validation, optionally generate and parse the test answers."""
+    from clinpred.core.models.model_source import model_revision
+    from clinpred.core.llm.scoring import generate_texts, score_p_yes
+    from clinpred.core.llm.training import TrainItem, train_lora
+
+    start = time.perf_counter()
+    task: TaskSpec = dataset.schema.task
+    labels = dataset.labels
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = round(now - clock, 3)
+        clock = now
+
+    emit(Event("model-load", unit, f"loading {name}"))
+    loaded = load()
+    lap("load")
+    model, tokenizer = loaded.model, loaded.tokenizer
+    book = PromptBook(hooks, family, tokenizer, task, records)
+
+    def items(indices: np.ndarray, weights: np.ndarray | None) -> list[Any]:
+        return [
+            TrainItem(book.example(int(i), bool(labels[i])), int(labels[i]), float(weights[k]) if weights is not None else 1.0)
+            for k, i in enumerate(indices)
+        ]
+
+    hyper = fit_layers(hyper, explicit, len(model.layers), emit, unit)
+    train_items = items(train_idx, sample_weights)
+    val_items = items(split.val, None)
+    lap("render")
+    cfg = train_config_from(hyper, seed=seed)
+
+    def on_progress(progress: Any) -> None:
+        emit(Event("train-progress", unit, data=progress.as_dict()))
+
+    result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
+                        on_progress=on_progress, resume=resume, positive=task.positive, negative=task.negative)
+
+    batch = int(hyper.get("score_batch_size", 8))
+    val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
+    test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
+    lap("train")
+    emit(Event("message", unit, f"scoring {len(val_prompts) + len(test_prompts)} patients"))
+    fast = {"batch_size": batch, "prefix_cache": bool(hyper.get("prefix_cache", True))}
+    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, **fast)
+    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative, **fast)
+    choice = select_threshold(labels[split.val], p_val, evaluation.threshold, evaluation.fixed_threshold,
+                              fallback=float(labels[train_idx].mean()))
+
+    lap("score")
+    test: dict[str, Any] = {"index": split.test, "p": p_test}
+    if evaluation.store_prompts:
+        test["prompt"] = test_prompts
+    if evaluation.generate:
+        emit(Event("message", unit, f"generating answers for {len(test_prompts)} patients"))
+        stop = book.rendered(int(split.test[0]), True).stop if len(split.test) else ()
+        texts = generate_texts(model, tokenizer, test_prompts, max_tokens=evaluation.max_new_tokens,
+                               stop=tuple(stop), batch_size=batch)
+        parsed = [hooks.parse_output(family, text, task) for text in texts]
+        test["raw_output"] = texts
+        test["parsed"] = [p.label for p in parsed]
+        test["parse_status"] = [p.status.value for p in parsed]
+        lap("generate")
+    return {
+        "status": "done",
+        "threshold": choice.value,
+        "threshold_reason": choice.reason,
+        "val": {"index": split.val, "p": p_val},
+        "test": test,
+        "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
+        "model": {"source": str(loaded.source), "path": str(loaded.path), "precision": loaded.precision,
+                  "dtype": loaded.dtype, **model_revision(loaded.path)},
+        "timings": timings,
+        "seconds": time.perf_counter() - start,
+    }

@@ -1,0 +1,242 @@
+"""``report.md`` and a self-contained ``report.html`` for a run directory.
+
+Contents: the comparison table with bootstrap CIs and DeLong p-values; ROC curves; calibration
+(binned reliability with the calibration slope and intercept); decision curves; confusion
+matrices at the chosen thresholds; LLM training curves; per-model output diagnostics (from
+:mod:`clinpred.core.report.diagnose`); and the TRIPOD+AI / TRIPOD-LLM reporting items
+(:mod:`clinpred.core.report.report_items`). Figures come from :mod:`clinpred.core.report.plots`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from attrs import define, field
+
+from clinpred.core.atomic import write_bytes, write_text
+from clinpred.core.errors import DataError
+from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
+from clinpred.core.run.rundir import read_json_file
+from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
+from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
+
+FIGURE_DIR = "report_files"
+
+
+@define
+class ReportFiles:
+    markdown: Path
+    html: Path | None
+    figures: list[Path] = field(factory=list)
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
+    """'0.712 [0.650, 0.770]', or '-' when undefined."""
+    if not metric or metric.get("value") is None:
+        return "-"
+    lo, hi = metric.get("ci") or (None, None)
+    if lo is None or hi is None:
+        return _num(metric["value"], digits)
+    return f"{metric['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _p(p: float | None) -> str:
+    if p is None or not math.isfinite(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _ordered(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    def key(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
+        value = ((item[1].get("metrics") or {}).get("auroc") or {}).get("value")
+        return (0 if item[1].get("status") == "done" else 1, -(value if value is not None else -1.0))
+
+    return sorted(metrics.get("models", {}).items(), key=key)
+
+
+def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
+    """Discrimination / calibration, and classification at the chosen threshold (with CIs)."""
+    done = [(n, m) for n, m in _ordered(metrics) if m.get("status") == "done"]
+    disc, clf = [], []
+    for name, m in done:
+        k = m["metrics"]
+        d = m.get("delong_vs_best_baseline") or {}
+        delong = f"{d['auroc_difference']:+.3f} (p {_p(d.get('p_value'))})" if d.get("auroc_difference") is not None else (
+            "reference" if name == metrics.get("best_baseline") else "-")
+        disc.append([name, m.get("kind", "-"), str(m.get("n")), str(m.get("events")), ci(k.get("auroc")),
+                     ci(k.get("auprc")), ci(k.get("brier")), ci(k.get("calibration_slope"), 2),
+                     ci(k.get("calibration_intercept"), 2), delong])
+        clf.append([name, _num(m.get("threshold")), ci(k.get("accuracy")), ci(k.get("recall")), ci(k.get("specificity")),
+                    ci(k.get("precision")), ci(k.get("f1")), ci(k.get("balanced_accuracy")), ci(k.get("mcc")),
+                    _num((k.get("balance_gap") or {}).get("value"))])
+    best = metrics.get("best_baseline")
+    blocks: list[Block] = [
+        Heading("Model comparison"),
+        Table(["model", "kind", "n", "events", "AUROC [95% CI]", "AUPRC", "Brier", "calibration slope",
+               "calibration intercept", f"ΔAUROC vs {best or 'best baseline'} (DeLong p)"], disc,
+              caption="Pooled test predictions; 95% CIs from a stratified bootstrap; best AUROC first."),
+        Table(["model", "threshold", "accuracy", "sensitivity (recall)", "specificity", "precision", "F1",
+               "balanced accuracy", "MCC", "balance gap"], clf,
+              caption="At the threshold chosen on validation data (the mean over splits is shown; each split uses its own)."),
+    ]
+    failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in _ordered(metrics) if m.get("status") != "done"]
+    if failed:
+        blocks.append(Table(["model", "kind", "error"], failed, caption="Models that did not complete."))
+    ceiling = metrics.get("bayes_optimal_auroc")
+    if ceiling is not None:
+        blocks.append(Paragraph(f"Bayes-optimal AUROC of this (synthetic) cohort: {ceiling:.3f}. "
+                                "No model can beat it on average.", note=True))
+    return blocks
+
+
+def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
+    from clinpred.core.report.plots import Curve
+
+    out = []
+    for name, m in _ordered(metrics):
+        model = outputs.get(name)
+        if m.get("status") != "done" or model is None:
+            continue
+        rows = [(y, p) for y, p in zip(model.labels, model.p_yes) if y is not None and p is not None]
+        if not rows:
+            continue
+        k = m["metrics"]
+        labels, p = zip(*rows)
+        counts = tuple(int(k[c]) for c in ("tp", "fp", "tn", "fn")) if all(c in k for c in ("tp", "fp", "tn", "fn")) else None
+        out.append(Curve(name, labels, p, auroc=(k.get("auroc") or {}).get("value"),
+                         slope=(k.get("calibration_slope") or {}).get("value"),
+                         intercept=(k.get("calibration_intercept") or {}).get("value"),
+                         counts=counts, threshold=m.get("threshold")))
+    return out
+
+
+def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
+                  units: dict[str, dict[str, dict[str, Any]]]) -> list[Block]:
+    from clinpred.core.report import plots
+
+    curves = _curves(metrics, outputs)
+    if not curves:
+        return [Paragraph("No completed model with predictions: no figures.")]
+    blocks: list[Block] = [
+        Heading("Discrimination"),
+        Figure("roc", plots.roc_png(curves), "ROC curves of the pooled test predictions."),
+        Heading("Calibration"),
+        Figure("calibration", plots.calibration_png(curves),
+               "Observed event rate against mean predicted P(yes) in quantile bins (marker size ~ patients); "
+               "dotted: perfect calibration. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
+        Heading("Clinical usefulness"),
+        Figure("decision_curve", plots.decision_curve_png(curves),
+               "Decision curves: net benefit of treating patients whose predicted risk is above the threshold "
+               "probability, against treating everybody or nobody."),
+        Heading("Confusion matrices"),
+        Figure("confusion", plots.confusion_png(curves), "Pooled test patients at each model's chosen threshold(s)."),
+    ]
+    histories = [(f"{name}/{split}", u["training"].get("train_losses") or [], u["training"].get("evaluations") or [])
+                 for name, per in units.items() for split, u in per.items()
+                 if u and isinstance(u.get("training"), dict) and u["training"].get("train_losses")]
+    if histories:
+        blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories),
+                                                   "Training loss per step; validation loss where evaluated.")]
+    return blocks
+
+
+def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
+    """Per-model output diagnostics: predicted-positive rates, score spread, parse statuses, examples."""
+    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+    rows, parse_rows, examples, text_rows = [], [], [], []
+    for name, d in diagnosis["models"].items():
+        prob, spread = d.get("predicted_from_probability"), d.get("p_yes")
+        rows.append([name, pct(d.get("prevalence")), pct(prob and prob["positive_rate"]),
+                     "-" if not spread else f"{spread['iqr']:.3f}", "-" if not spread else f"{spread['std']:.3f}",
+                     "; ".join(d["flags"]) or "none"])
+        parse = d.get("parse")
+        if parse:
+            counts = ", ".join(f"{s} {c}" for s, c in parse["counts"].items() if c)
+            think = parse.get("think_tags")
+            parse_rows.append([name, d.get("family") or "-", counts, pct(think and think["rate"]),
+                               pct((d.get("predicted_from_text") or {}).get("positive_rate")),
+                               pct((d.get("agreement") or {}).get("rate"))])
+            for status, texts in parse["examples"].items():
+                examples += [[name, status, f'"{t}"'] for t in texts]
+        for source, m in (d.get("metrics") or {}).items():
+            if m and parse:
+                text_rows.append([name, "P(yes) ≥ threshold" if source == "probability" else "parsed text",
+                                  f"{m['n']} ({pct(m['coverage'])})", *(_num(m[k]) for k in
+                                  ("accuracy", "recall", "specificity", "f1", "balanced_accuracy", "mcc"))])
+    blocks: list[Block] = [
+        Heading("Output diagnostics"),
+        Table(["model", "prevalence", "predicted positive", "P(yes) IQR", "P(yes) SD", "flags"], rows,
+              caption="A model that predicts one class for >= 95% of patients, or whose P(yes) barely varies, is flagged."),
+    ]
+    if parse_rows:
+        blocks += [
+            Heading("Generated answers: raw vs post-processed (LLMs)", 3),
+            Table(["model", "family", "parse statuses", "think tags", "text says yes", "agrees with P(yes) label"], parse_rows),
+            Table(["model", "labels from", "n (coverage)", "accuracy", "recall", "specificity", "F1",
+                   "balanced accuracy", "MCC"], text_rows,
+                  caption="Labels from probabilities vs from parsed text; unparsed outputs have no text label."),
+        ]
+        if examples:
+            blocks.append(Table(["model", "status", "raw output (truncated)"], examples,
+                                caption="Examples of each failure kind (raw model outputs)."))
+    return blocks
+
+
+def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    from clinpred.core.run.rundir import RunDirectory
+
+    rd = RunDirectory(run_dir)
+    splits = list((run_info.get("splits") or {}).keys())
+    return {name: {s: rd.read_unit(name, s) for s in splits} for name in metrics.get("models", {})}
+
+
+def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[Block]]:
+    """The report's title and blocks. ``parse(family, text, task)`` is the registry's parser
+    (for think-tag counts in the diagnostics); stored parse statuses are used as they are."""
+    from clinpred.core.report.diagnose import diagnose
+
+    run_dir = Path(run_dir)
+    metrics = read_json_file(run_dir / "metrics.json")
+    run_info = read_json_file(run_dir / "run.json") or {}
+    if metrics is None:
+        raise DataError(f"{run_dir}: no metrics.json (the run has not finished); finish it with "
+                        "`clinpred run ... --resume`, or see `clinpred status`")
+    source = read_run_outputs(run_dir)
+    outputs = {m.name: m for m in source.models}
+    units = _units(run_dir, run_info, metrics)
+    data = run_info.get("dataset") or {}
+    ev = run_info.get("evaluation") or {}
+    title = f"clinpred report: {data.get('task', {}).get('question', run_dir.name)}"
+    summary = (f"{data.get('n', '?')} patients, {data.get('events', '?')} events; {protocol_text(ev)}; seed "
+               f"{run_info.get('seed', '?')}; threshold {threshold_text(ev)}. Run directory: {run_dir}. "
+               f"Status: {run_info.get('status', '?')}.")
+    prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
+    blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *figure_blocks(metrics, outputs, units),
+                           *diagnostics_blocks(diagnose(source, parse=parse)),
+                           *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
+    return title, blocks
+
+
+def write_report(run_dir: str | Path, *, html: bool = True, parse: Any = None) -> ReportFiles:
+    """Write ``report.md`` (+ ``report_files/*.png``) and, with ``html``, ``report.html`` (atomic writes)."""
+    run_dir = Path(run_dir)
+    title, blocks = build_report(run_dir, parse=parse)
+    figures = []
+    for block in blocks:
+        if isinstance(block, Figure):
+            path = run_dir / FIGURE_DIR / f"{block.name}.png"
+            write_bytes(path, block.png)
+            figures.append(path)
+    md = run_dir / "report.md"
+    write_text(md, to_markdown(blocks, title, FIGURE_DIR))
+    page = None
+    if html:
+        page = run_dir / "report.html"
+        write_text(page, to_html(blocks, title))
+    return ReportFiles(md, page, figures)

@@ -1,0 +1,1 @@
+"""Runs: the config, the plan of units, the runner, the run directory and its status, and prediction with a finished run."""

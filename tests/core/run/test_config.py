@@ -1,0 +1,60 @@
+"""model_configs.toml loading: the bundled file, and one clear line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clinpred.core.run.config import DEFAULT_MODEL, load_config, parse_config
+from clinpred.core.errors import ConfigError
+
+GOOD_MODEL = {"name": "m", "model_id": "org/m", "family": "llama"}
+
+
+def test_bundled_config_lists_the_study_models_and_the_default() -> None:
+    config = load_config()
+    names = {m.name for m in config.models}
+    assert DEFAULT_MODEL in names
+    assert {"llama-3.2-3b-v1", "llama-3.2-3b-v2", "qwen3-4b", "gemma-3-4b"} <= names
+    assert len(config.models) == 10
+    v2 = config.model("llama-3.2-3b-v2")
+    assert v2.hyperparameters["learning_rate"] == 1.5e-6
+    assert v2.hyperparameters["num_iters"] == 1000
+    assert config.default_models == (DEFAULT_MODEL,)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"models": [{**GOOD_MODEL, "lora_rnak": 8}]}, r"unknown key 'lora_rnak' \(did you mean 'lora_rank'\?\)"),
+        ({"models": [{**GOOD_MODEL, "learning_rate": -1e-5}]}, r"learning_rate = -1e-05 is impossible; it must be positive"),
+        ({"models": [{**GOOD_MODEL, "lora_rank": 0}]}, r"lora_rank = 0 is impossible; it must be at least 1"),
+        ({"models": [{**GOOD_MODEL, "lora_rank": "8"}]}, r"lora_rank must be int, got str '8'"),
+        ({"models": [{**GOOD_MODEL, "lora_rank": True}]}, r"lora_rank must be int, got bool"),
+        ({"models": [GOOD_MODEL, GOOD_MODEL]}, r"duplicate model name 'm'"),
+        ({"models": [{"name": "m"}]}, r"missing required key 'model_id'"),
+        ({"models": [{"name": "m", "model_id": " "}]}, r"model_id is empty; give a model id"),
+        ({"evaluation": {"protocl": "cv"}}, r"unknown key 'protocl' \(did you mean 'protocol'\?\)"),
+        ({"evaluation": {"bootstrap": 10}}, r"bootstrap = 10 is impossible; it must be at least 200"),
+        ({"run": {"baselines": ["lasso", "xgboost"]}}, r"unknown baseline 'xgboost'"),
+        ({"modles": []}, r"unknown key 'modles' \(did you mean 'models'\?\)"),
+    ],
+)
+def test_bad_values_are_one_clear_line(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_config(data, source="cfg.toml")
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("cfg.toml")
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[[models]\nname = 'x'\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: TOML syntax error"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
