@@ -1,0 +1,104 @@
+"""The engine's layout: stages of core/ import only down, and core/ imports no outer layer.
+
+Stages (README, "Layout"): data, models, evaluation <- llm <- run <- report, with the shared
+modules at the root of core/. Imports inside functions count too: a lazy import still ties a
+lower stage to a higher one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+STAGES = ("data", "models", "evaluation", "llm", "run", "report")
+#: What each stage must never import.
+FORBIDDEN = {
+    "data": {"llm", "run", "report"},
+    "models": {"llm", "run", "report"},
+    "evaluation": {"llm", "run", "report"},
+    "llm": {"run", "report"},
+    "run": {"report"},
+    "report": set(),
+}
+#: The root modules shared by every stage import no stage, except the core's fallback hook
+#: implementations, which delegate to the serializer (data) and to rendering and parsing (llm).
+ROOT_MAY_IMPORT = {"defaults": {"data", "llm"}}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(CORE).with_suffix("").parts
+    return ".".join(("clinpred", "core", *parts)).removesuffix(".__init__")
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``clinpred...`` module that ``path`` imports, at module level or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("clinpred"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("clinpred"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)  # `from pkg import module`
+    return found
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 3 and parts[:2] == ["clinpred", "core"] and parts[2] in STAGES else None
+
+
+MODULES = sorted(p for p in CORE.rglob("*.py"))
+
+
+def test_every_stage_is_a_package_and_nothing_else_sits_in_core() -> None:
+    dirs = {p.name for p in CORE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert dirs == set(STAGES)
+    assert all((CORE / s / "__init__.py").is_file() for s in STAGES)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(CORE)))
+def test_imports_point_down(path: Path) -> None:
+    module = _module_name(path)
+    imported = _imports(path)
+    outer = sorted(m for m in imported if m.split(".")[1] in {"cli", "registry", "plugins", "api"})
+    assert not outer, f"{module} imports {outer}: core/ imports nothing outside it"
+    stage = _stage(module)
+    if stage is None:
+        name = module.split(".")[-1]
+        allowed = ROOT_MAY_IMPORT.get(name, set())
+        bad = sorted(m for m in imported if _stage(m) and _stage(m) not in allowed)
+        assert not bad, f"the shared module {module} imports the stage modules {bad}"
+    else:
+        bad = sorted(m for m in imported if _stage(m) in FORBIDDEN[stage])
+        assert not bad, f"{module} (stage {stage}) imports the higher stage modules {bad}"
+
+
+def test_no_import_cycle_between_core_modules() -> None:
+    names = {_module_name(p): p for p in MODULES}
+    graph = {m: {i for i in _imports(p) if i in names and i != m} for m, p in names.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+
+
+def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
+    """The checker itself: a data module importing the run stage is seen."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from clinpred.core.run.rundir import RunDirectory\n")
+    assert {_stage(m) for m in _imports(bad)} >= {"run"}
+    assert "run" in FORBIDDEN["data"]
