@@ -148,6 +148,10 @@ def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
     """
     from clinpred.core.models.model_source import import_gguf
 
+    from clinpred.core.models.gguf_formats import from_families
+
     spec = app(ctx).registry.family(family)
-    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: import_gguf(file, name, spec.name, cb))
+    formats = from_families([spec], scope=f"family {spec.name!r}")  # only what the family declares
+    path = _run_with_progress(app(ctx).verbosity < 0,
+                              lambda cb: import_gguf(file, name, spec.name, cb, formats=formats))
     click.echo(f"{name} ({spec.name}): {path}")

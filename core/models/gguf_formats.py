@@ -30,13 +30,18 @@ class GGUFFormats:
     pre_tokenizers: dict[str, str] = field(factory=dict, converter=_dict)
     #: Which families declared each architecture / pre-tokenizer (for messages).
     declared_by: dict[str, tuple[str, ...]] = field(factory=dict, converter=_dict)
+    #: Who the table is for, in messages (e.g. "family 'llama'"); empty for all families.
+    scope: str = ""
+
+    def _for(self) -> str:
+        return f" for {self.scope}" if self.scope else ""
 
     def architecture(self, arch: Any, source: str) -> GGUFArchitecture:
         spec = self.architectures.get(arch) if isinstance(arch, str) else None
         if spec is None:
             known = ", ".join(sorted(self.architectures)) or "none: no family plugin declares one"
             raise ModelError(
-                f"{source}: GGUF architecture {arch!r} is not supported (supported: {known}); "
+                f"{source}: GGUF architecture {arch!r} is not supported{self._for()} (supported: {known}); "
                 "a family plugin can declare it (FamilySpec.gguf_architectures)"
             )
         return spec
@@ -46,7 +51,7 @@ class GGUFFormats:
         if rule is None:
             known = sorted({*self.pre_tokenizers, *BASE_PRE_TOKENIZERS})
             raise ModelError(
-                f"{source}: llama.cpp pre-tokenizer {pre!r} is not supported (supported: {', '.join(known)}); "
+                f"{source}: llama.cpp pre-tokenizer {pre!r} is not supported{self._for()} (supported: {', '.join(known)}); "
                 "a family plugin can declare it (FamilySpec.gguf_pre_tokenizers)"
             )
         if rule not in SPLIT_RULES:
@@ -58,7 +63,7 @@ class GGUFFormats:
         return rule
 
 
-def from_families(families: Iterable[FamilySpec]) -> GGUFFormats:
+def from_families(families: Iterable[FamilySpec], scope: str = "") -> GGUFFormats:
     """Merge the families' declarations (the first family to declare a name wins)."""
     archs: dict[str, GGUFArchitecture] = {}
     pres: dict[str, str] = {}
@@ -70,7 +75,7 @@ def from_families(families: Iterable[FamilySpec]) -> GGUFFormats:
         for pre, rule in spec.gguf_pre_tokenizers.items():
             pres.setdefault(pre, rule)
             by.setdefault(pre, []).append(spec.name)
-    return GGUFFormats(archs, pres, {k: tuple(v) for k, v in by.items()})
+    return GGUFFormats(archs, pres, {k: tuple(v) for k, v in by.items()}, scope)
 
 
 _INSTALLED: list[GGUFFormats] = [GGUFFormats()]

@@ -22,11 +22,14 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from clinpred.core.models import cache
 from clinpred.core.errors import ModelError
 from clinpred.core.values import CatalogEntry, GGUFChunks, GGUFWheel
+
+if TYPE_CHECKING:
+    from clinpred.core.models.gguf_formats import GGUFFormats
 
 #: progress(stage, done, total): a stage description and a count of bytes (total may be None).
 Progress = Callable[[str, int, "int | None"], None]
@@ -121,14 +124,23 @@ def catalog_source(entry: CatalogEntry) -> str:
     return f"hub:{entry.hub_id}"
 
 
-def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None) -> Path:
-    """Convert a local GGUF file into the cache as model ``name`` of ``family``."""
+def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None,
+                *, formats: "GGUFFormats | None" = None) -> Path:
+    """Convert a local GGUF file into the cache as model ``name`` of ``family``.
+
+    ``formats``: the GGUF architectures and pre-tokenizers accepted (the family's own, from the
+    CLI); default: every family's (:func:`.gguf_formats.current`).
+    """
     if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", name):
         raise ModelError(f"model name {name!r}: use lowercase letters, digits, '-', '_' or '.'")
     file = Path(file).expanduser()
     if not file.is_file():
         raise ModelError(f"{file}: no such file; give the path of a .gguf file")
     report = progress or _noop
+    from clinpred.core.models.gguf_header import read_header
+
+    if formats is not None:  # refuse a file of another family before hashing gigabytes
+        formats.architecture(read_header(file).scalars.get("general.architecture"), str(file))
     report("checking sha256", 0, file.stat().st_size)
     digest = _sha256(file, lambda done: report("checking sha256", done, file.stat().st_size))
     from clinpred.core.models.gguf import convert_gguf
@@ -138,6 +150,7 @@ def import_gguf(file: str | Path, name: str, family: str, progress: Progress | N
         file,
         cache.model_dir(name),
         extra={"name": name, "family": family, "source": f"file:{file.resolve()}", "gguf_sha256": digest},
+        formats=formats,
     )
     report("converting to MLX", 1, 1)
     return out

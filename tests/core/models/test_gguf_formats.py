@@ -81,12 +81,17 @@ def test_unknown_architecture_lists_the_declared_ones(tmp_path: Path) -> None:
         convert_gguf(src, tmp_path / "out")
 
 
-def test_qwen2_layout_with_biases_converts(tmp_path: Path) -> None:
+def _qkv_biases() -> dict:
     rng = np.random.default_rng(1)
     biases = {}
     for i in range(2):
         for name, n in (("attn_q", 64), ("attn_k", 32), ("attn_v", 32)):
             biases[f"blk.{i}.{name}.bias"] = (rng.standard_normal(n).astype(np.float32), gw.F32)
+    return biases
+
+
+def test_qwen2_layout_with_biases_converts(tmp_path: Path) -> None:
+    biases = _qkv_biases()
     src, _ = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.F32, arch="qwen2", extra_tensors=biases)
     _retag(src, **{"tokenizer.ggml.pre": "deepseek-r1-qwen"})
     out = convert_gguf(src, tmp_path / "out")
@@ -130,3 +135,18 @@ def test_the_engine_names_no_family_architecture() -> None:
 
     assert not hasattr(gguf, "ARCHITECTURES") and not hasattr(gguf_tokenizer, "PRE_TOKENIZERS")
     assert gguf_formats.GGUFFormats().architectures == {}
+
+
+def test_models_import_accepts_only_what_the_named_family_declares(tmp_path: Path) -> None:
+    from clirun import clinpred
+
+    env = {"CLINPRED_HOME": str(tmp_path / "home")}
+    src, _ = gw.tiny_decoder(tmp_path / "q.gguf", kind=gw.F32, arch="qwen2", extra_tensors=_qkv_biases())
+    _retag(src, **{"tokenizer.ggml.pre": "qwen2"})
+    refused = clinpred("models", "import", str(src), "--name", "q", "--family", "gemma", env=env)
+    assert refused.code == 2
+    assert "architecture 'qwen2' is not supported for family 'gemma' (supported: gemma2, gemma3)" in refused.err
+    assert not (tmp_path / "home" / "models" / "q").exists()
+    ok = clinpred("-q", "models", "import", str(src), "--name", "q", "--family", "qwen", env=env)
+    assert ok.code == 0, ok.err
+    assert (tmp_path / "home" / "models" / "q" / "config.json").is_file()
