@@ -108,8 +108,7 @@ def _config(md: dict[str, Any], arch: GGUFArchitecture, weights: dict[str, Any],
         "tie_word_embeddings": "lm_head.weight" not in weights,
     }
     key_length = get("attention.key_length", required=False)
-    if key_length is not None:
-        config["head_dim"] = int(key_length)
+    config["head_dim"] = int(key_length) if key_length is not None else hidden // heads
     scaling = get("rope.scaling.type", required=False)
     if scaling == "linear":
         config["rope_scaling"] = {"type": "linear", "factor": float(get("rope.scaling.factor"))}
