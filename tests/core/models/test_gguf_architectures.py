@@ -65,3 +65,21 @@ def test_each_declared_architecture_converts_and_runs(tmp_path: Path, arch: str)
         assert config["query_pre_attn_scalar"] == 16 and config["sliding_window"] == 8
     if arch == "phi3":
         assert model.model.layers[0].self_attn.qkv_proj.weight.shape == (128, 64)
+
+
+def test_the_header_alone_gives_the_tokenizer_arrays(tmp_path: Path) -> None:
+    """read_metadata reads arrays from the header only: a file cut right after its tensor table
+    (no tensor data, like the first chunk of a split GGUF) still yields the vocabulary."""
+    from clinpred.core.models.gguf_header import read_header, read_metadata
+
+    src, _ = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.F32)
+    tokens, merges, types = gw.byte_level_vocab()
+    full = read_metadata(src)
+    cut = tmp_path / "head.gguf"
+    data = src.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # the tensor data of the tiny file is most of it
+    assert read_header(cut).tensor_types == read_header(src).tensor_types
+    md = read_metadata(cut)
+    assert md["tokenizer.ggml.tokens"][: len(tokens)] == tokens and md["tokenizer.ggml.merges"] == merges
+    assert md["tokenizer.ggml.token_type"][: len(types)] == types
+    assert md == full and "tokenizer.ggml.tokens" not in read_header(cut).scalars
