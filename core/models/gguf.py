@@ -156,6 +156,12 @@ def read_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{path}: tensor {name!r} has type {kind}, which clinpred cannot read "
             f"({len(bad)} such tensors); supported types: {', '.join(sorted(READABLE_TYPES))}"
         )
+    size = path.stat().st_size
+    if header.data_end is not None and size < header.data_end:
+        raise ModelError(
+            f"{path}: the GGUF file is truncated: its tensors need {header.data_end} bytes, it has {size} "
+            "(an incomplete download, or one chunk of a split GGUF); use the whole file"
+        )
     from clinpred.core.models import blas
 
     blas.activate()  # before mlx is first imported, or it has no effect

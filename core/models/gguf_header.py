@@ -28,6 +28,13 @@ KEPT_TYPES = frozenset({"F32", "F16", "Q4_0", "Q4_1", "Q8_0"})
 DEQUANTIZED_TYPES = frozenset({"BF16", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
 READABLE_TYPES = KEPT_TYPES | DEQUANTIZED_TYPES
 
+#: (values per block, bytes per block) of the readable types: the file format's constants.
+BLOCK_SIZES = {
+    "F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
+    "Q5_1": (32, 24), "Q8_0": (32, 34), "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144),
+    "Q5_K": (256, 176), "Q6_K": (256, 210),
+}
+
 _FIXED = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _MAX_STRING = 1 << 26
 
@@ -37,7 +44,8 @@ class GGUFHeader:
     version: int
     scalars: dict[str, Any]  # metadata keys with scalar or string values (arrays are left out)
     tensor_types: dict[str, str]  # tensor name -> ggml type name
-    arrays: dict[str, list[Any]] = field(factory=dict)  # array metadata (only with ``read_header(..., arrays=True)``)
+    arrays: dict[str, list[Any]] = field(factory=dict)
+    data_end: int | None = None  # bytes the file needs to hold every tensor (None: unknown type)  # array metadata (only with ``read_header(..., arrays=True)``)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -112,15 +120,26 @@ def read_header(path: str | Path, *, arrays: bool = False) -> GGUFHeader:
                 elif value is not _ARRAY:
                     scalars[key] = value
             types: dict[str, str] = {}
+            extent: int | None = 0
             for _ in range(n_tensors):
                 name = _string(f)
                 n_dims = _unpack(f, "<I")
                 if n_dims > 8:
                     raise ValueError("tensor rank out of range")
-                _read(f, 8 * n_dims)
+                count = 1
+                for d in struct.unpack(f"<{n_dims}Q", _read(f, 8 * n_dims)):
+                    count *= d
                 kind = _unpack(f, "<I")
-                _unpack(f, "<Q")
+                offset = _unpack(f, "<Q")
                 types[name] = GGML_TYPES.get(kind, f"type {kind}")
+                block = BLOCK_SIZES.get(types[name])
+                if block is None or extent is None:
+                    extent = None
+                else:
+                    extent = max(extent, offset + -(-count // block[0]) * block[1])
+            align = int(scalars.get("general.alignment", 32) or 32)
+            start = -(-f.tell() // align) * align
+            data_end = None if extent is None else start + extent
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     except _Truncated:
@@ -129,7 +148,7 @@ def read_header(path: str | Path, *, arrays: bool = False) -> GGUFHeader:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: corrupt GGUF header ({exc}); download the file again") from None
-    return GGUFHeader(version, scalars, types, kept)
+    return GGUFHeader(version, scalars, types, kept, data_end)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -83,3 +83,16 @@ def test_the_header_alone_gives_the_tokenizer_arrays(tmp_path: Path) -> None:
     assert md["tokenizer.ggml.tokens"][: len(tokens)] == tokens and md["tokenizer.ggml.merges"] == merges
     assert md["tokenizer.ggml.token_type"][: len(types)] == types
     assert md == full and "tokenizer.ggml.tokens" not in read_header(cut).scalars
+
+
+def test_a_chunk_of_a_split_file_is_refused_as_truncated(tmp_path: Path) -> None:
+    from clinpred.core.errors import ModelError
+    from clinpred.core.models.gguf_header import read_header
+
+    src, _ = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.Q8_0)
+    assert read_header(src).data_end == src.stat().st_size  # the tensor table accounts for every byte
+    cut = tmp_path / "part0.gguf"
+    cut.write_bytes(src.read_bytes()[:-100])
+    with pytest.raises(ModelError, match=r"truncated: its tensors need \d+ bytes, it has \d+ .*one chunk of a split GGUF"):
+        convert_gguf(cut, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
