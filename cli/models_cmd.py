@@ -12,9 +12,9 @@ from clinpred.cli.output import echo_json, print_table
 
 
 def _source(entry: Any) -> str:
-    if entry.gguf_wheel is not None:
-        return f"pypi:{entry.gguf_wheel.package}=={entry.gguf_wheel.version}"
-    return f"hub:{entry.hub_id}"
+    from clinpred.core.models.model_source import catalog_source
+
+    return catalog_source(entry)
 
 
 def model_rows(registry: Any) -> list[dict[str, Any]]:
@@ -26,7 +26,8 @@ def model_rows(registry: Any) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for spec, entry in registry.catalog():
         path = local_path(entry)
-        size = cache.dir_size(path) if path else (entry.gguf_wheel.size if entry.gguf_wheel else None)
+        packed = entry.gguf_wheel or entry.gguf_chunks
+        size = cache.dir_size(path) if path else (packed.size if packed else None)
         rows.append({
             "name": entry.name,
             "family": spec.name,
@@ -74,8 +75,8 @@ def list_models(ctx: click.Context, as_json: bool) -> None:
         return
     print_table(
         "Models",
-        ["name", "family", "source", "size", "local path"],
-        [[r["name"] + (" *" if r["default"] else ""), r["family"], r["source"], r["size"],
+        ["name", "family", "source", "size", "license", "local path"],
+        [[r["name"] + (" *" if r["default"] else ""), r["family"], r["source"], r["size"], r["license"] or "-",
           r["local_path"] or "(not pulled)"] for r in rows],
     )
     click.echo("* the family's default model; `clinpred models pull NAME` fetches one.")
@@ -140,9 +141,17 @@ def pull(ctx: click.Context, name: str) -> None:
 @click.option("--family", required=True, help="The model's family (see `clinpred families`).")
 @click.pass_context
 def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
-    """Convert a local GGUF file (tensors Q4_0, Q4_1, Q8_0, F16 or F32) into the cache."""
+    """Convert a local llama.cpp GGUF file of a supported family into the cache.
+
+    Tensors F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the K-quants Q2_K-Q6_K are read;
+    architectures and pre-tokenizers are those the family plugins declare.
+    """
     from clinpred.core.models.model_source import import_gguf
 
+    from clinpred.core.models.gguf_formats import from_families
+
     spec = app(ctx).registry.family(family)
-    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: import_gguf(file, name, spec.name, cb))
+    formats = from_families([spec], scope=f"family {spec.name!r}")  # only what the family declares
+    path = _run_with_progress(app(ctx).verbosity < 0,
+                              lambda cb: import_gguf(file, name, spec.name, cb, formats=formats))
     click.echo(f"{name} ({spec.name}): {path}")

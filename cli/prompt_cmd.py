@@ -40,18 +40,29 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
         raise UserError("give --family F or --model NAME_OR_ID (see `clinpred families`)")
     registry = app(ctx).registry
     config = load_config(config_path)
+    offline = False
     if model is None:
         spec = registry.family(family)
-        if not spec.default_model:
-            raise UserError(f"family {spec.name!r} has no default model; give --model")
+        offline = not spec.default_model or not _locally_available(spec, registry)
         model = spec.default_model
+    if offline:  # the family's format from its template, without downloading the model
+        from clinpred.core.llm.template_preview import template_preview
+
+        dataset = _dataset(load_from_schema, schema_for(config, data), row)
+        view = template_preview(registry, spec, dataset.schema.task, dataset.records([row])[0], answer == "yes")
+        view.update(model=model, row=row)
+        echo_json(view) if as_json else _show_text_only(view)
+        return
     plan = select_models(config, registry, models=[model], family_names=[family] if family else [])[0]
     if plan.unavailable:
         raise UserError(plan.unavailable)
+    if family and plan.family is not None and plan.family.name != registry.family(family).name:
+        raise UserError(
+            f"--family {family} disagrees with --model {model}, which is of family {plan.family.name!r}; "
+            "drop --family or give a model of that family"
+        )
     tokenizer = load_tokenizer(resolve_source(plan.model_id, [plan.catalog] if plan.catalog else []))
-    dataset = load_from_schema(schema_for(config, data))
-    if row >= len(dataset.ids):
-        raise UserError(f"--row {row} is out of range: the dataset has {len(dataset.ids)} rows")
+    dataset = _dataset(load_from_schema, schema_for(config, data), row)
     schema = dataset.schema
     view = prompt_view(registry, plan.family, tokenizer, schema.task, dataset.records([row])[0], answer == "yes")
     view.update(model=plan.model_id, row=row)
@@ -59,6 +70,44 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
         echo_json(view)
         return
     _show(view)
+
+
+def _dataset(load: Any, schema: Any, row: int) -> Any:
+    from clinpred.core.errors import UserError
+
+    dataset = load(schema)
+    if row >= len(dataset.ids):
+        raise UserError(f"--row {row} is out of range: the dataset has {len(dataset.ids)} rows")
+    return dataset
+
+
+def _locally_available(spec: Any, registry: Any) -> bool:
+    """Whether the family's default model is on this machine (no network is used)."""
+    from clinpred.core.models.model_source import local_path
+
+    for _family, entry in registry.catalog():
+        if entry.name == spec.default_model or entry.hub_id == spec.default_model:
+            return local_path(entry) is not None
+    return Path(str(spec.default_model)).expanduser().exists()
+
+
+def _show_text_only(view: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    console.rule(f"[bold]family {view['family']}[/] (text only; {view['model']} is not on this machine), "
+                 f"row {view['row']}")
+    console.print("[bold]Scoring prompt[/]:")
+    console.print(Text(view["scoring_prompt"]), style="cyan")
+    console.print("[bold]Training text[/] (the answer [reverse]highlighted[/]):")
+    text = Text(view["scoring_prompt"], style="cyan")
+    text.append(view["answer"], style="reverse bold")
+    text.append(view["completion"][len(view["answer"]):], style="dim")
+    console.print(text)
+    if view["stop"]:
+        console.print(f"generation stops at: {view['stop']}")
+    console.print(f"[yellow]note:[/] {view['note']}")
 
 
 def _show(view: dict[str, Any]) -> None:

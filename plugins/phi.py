@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, Prompt, RenderedChat, hookimpl
+from clinpred.plugins._gguf import PHI3
 from clinpred.plugins._chat import render_family, tokenizer_template
 from clinpred.plugins._defaults import study_lora
 
@@ -40,6 +41,8 @@ SPEC = FamilySpec(
             license="MIT",
         ),
     ),
+    gguf_architectures=(PHI3,),
+    gguf_pre_tokenizers={"gpt-4o": "o200k"},
 )
 
 

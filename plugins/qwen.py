@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, ParsedOutput, Prompt, RenderedChat, TaskSpec, hookimpl
+from clinpred.plugins._gguf import QWEN2, QWEN2_PRE, QWEN3
 from clinpred.plugins._chat import render_family
 from clinpred.plugins._think import parse_thinking
 from clinpred.plugins._defaults import study_lora
@@ -52,6 +53,8 @@ SPEC = FamilySpec(
             hyperparameters={"batch_size": 4},
         ),
     ),
+    gguf_architectures=(QWEN2, QWEN3),
+    gguf_pre_tokenizers=dict(QWEN2_PRE),
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.api import CatalogEntry, FamilySpec, GGUFWheel, Prompt, RenderedChat, hookimpl
+from clinpred.plugins._gguf import LLAMA
 from clinpred.plugins._chat import render_family
 
 STOP = ("<|im_end|>",)
@@ -60,6 +61,8 @@ SPEC = FamilySpec(
             license="Apache-2.0",
         ),
     ),
+    gguf_architectures=(LLAMA,),
+    gguf_pre_tokenizers={"smollm": "gpt2-digits"},
 )
 
 

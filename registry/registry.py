@@ -238,6 +238,12 @@ class Registry:
     def format_prompt(self, family: FamilySpec | str, record: Record, task: TaskSpec) -> Prompt:
         return self._call(family, "clinpred_format_prompt", Prompt, record=record, task=task)
 
+    def gguf_formats(self) -> Any:
+        """The GGUF architectures and pre-tokenizers the loaded families declare."""
+        from clinpred.core.models.gguf_formats import from_families
+
+        return from_families(self.families())
+
     def render_chat(self, family: FamilySpec | str, tokenizer: Any, prompt: Prompt, answer: str) -> RenderedChat:
         return self._call(
             family, "clinpred_render_chat", RenderedChat, tokenizer=tokenizer, prompt=prompt, answer=answer
@@ -271,6 +277,9 @@ def load_registry(
                 f"plugin {first.name!r} ({first.source}: {first.origin}) failed: {first.error}"
                 + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
             )
+    from clinpred.core.models import gguf_formats
+
+    gguf_formats.install(registry.gguf_formats())  # conversions started anywhere use this table
     return registry
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
-F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K = 0, 1, 2, 3, 8, 12, 13
-#: K-quant types written as zero blocks (bytes per 256 values): enough to test a reader.
-ZERO_BLOCKS = {Q4_K: 144, Q5_K: 176}
+F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, IQ2_XXS = 0, 1, 2, 3, 8, 12, 13, 16
+Q5_0, Q5_1, BF16 = 6, 7, 30
+#: Types quantized by the gguf package (llama.cpp's reference code) when writing.
+GGUF_PACKAGE_TYPES = (Q5_0, Q5_1, BF16)
+#: Types written as zero blocks (bytes per 256 values): enough to test a reader.
+ZERO_BLOCKS = {Q4_K: 144, Q5_K: 176, IQ2_XXS: 66}
 _STRING, _ARRAY = 8, 9
 ALIGN = 32
 
@@ -96,6 +99,10 @@ def write_gguf(path: Path, metadata: dict[str, Any], tensors: dict[str, tuple[np
             data = arr.astype(np.float16).tobytes()
         elif kind in ZERO_BLOCKS:
             data = bytes(ZERO_BLOCKS[kind] * (arr.size // 256))
+        elif kind in GGUF_PACKAGE_TYPES:
+            import gguf
+
+            data = gguf.quants.quantize(arr.astype(np.float32), gguf.GGMLQuantizationType(kind)).tobytes()
         else:
             data = quantize(arr, kind)
         dims = list(reversed(arr.shape))
@@ -169,7 +176,7 @@ def tiny_decoder(
         t[p + "attn_output.weight"] = (w(hidden, hidden), kind)
         t[p + "ffn_gate.weight"] = (w(ffn, hidden), kind)
         t[p + "ffn_up.weight"] = (w(ffn, hidden), kind)
-        t[p + "ffn_down.weight"] = (w(hidden, ffn), Q8_0 if kind != F32 and kind != F16 else kind)
+        t[p + "ffn_down.weight"] = (w(hidden, ffn), Q8_0 if kind in (Q4_0, Q4_1) else kind)
     t["output_norm.weight"] = (np.ones(hidden, np.float32), F32)
     if not tied:
         t["output.weight"] = (w(vocab, hidden), kind)

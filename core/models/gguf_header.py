@@ -1,7 +1,8 @@
 """Reading a GGUF file's header (metadata keys and tensor types) without its tensor data.
 
-Used to give one clear line about a file MLX cannot read: not a GGUF file, truncated, or a tensor
-type MLX's reader does not handle.
+Used to give one clear line about a file clinpred cannot read (not a GGUF file, truncated, or a
+tensor type nothing here dequantizes), and to read the tokenizer and chat template from the
+metadata alone (:func:`read_metadata`): the first chunk of a split GGUF is enough.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from attrs import define
+from attrs import define, field
 
 from clinpred.core.errors import ModelError
 
@@ -23,9 +24,16 @@ GGML_TYPES = {
 }
 #: Types MLX keeps quantized (affine, group 32) or reads as floats.
 KEPT_TYPES = frozenset({"F32", "F16", "Q4_0", "Q4_1", "Q8_0"})
-#: Types MLX's reader dequantizes to float16 on load.
-DEQUANTIZED_TYPES = frozenset({"BF16", "Q2_K", "Q4_K", "Q6_K"})
+#: Types the ``gguf`` package dequantizes (to float16; BF16 stays bfloat16).
+DEQUANTIZED_TYPES = frozenset({"BF16", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
 READABLE_TYPES = KEPT_TYPES | DEQUANTIZED_TYPES
+
+#: (values per block, bytes per block) of the readable types: the file format's constants.
+BLOCK_SIZES = {
+    "F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
+    "Q5_1": (32, 24), "Q8_0": (32, 34), "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144),
+    "Q5_K": (256, 176), "Q6_K": (256, 210),
+}
 
 _FIXED = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _MAX_STRING = 1 << 26
@@ -36,6 +44,13 @@ class GGUFHeader:
     version: int
     scalars: dict[str, Any]  # metadata keys with scalar or string values (arrays are left out)
     tensor_types: dict[str, str]  # tensor name -> ggml type name
+    arrays: dict[str, list[Any]] = field(factory=dict)
+    data_end: int | None = None  # bytes the file needs to hold every tensor (None: unknown type)  # array metadata (only with ``read_header(..., arrays=True)``)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Every metadata key read: scalars and (when read) arrays."""
+        return {**self.scalars, **self.arrays}
 
 
 class _Truncated(Exception):
@@ -60,24 +75,32 @@ def _string(f: BinaryIO) -> str:
     return _read(f, n).decode("utf-8", errors="replace")
 
 
-def _value(f: BinaryIO, kind: int) -> Any:
+_ARRAY = object()  # marks an array value that was skipped
+
+
+def _value(f: BinaryIO, kind: int, keep_arrays: bool = False) -> Any:
     if kind in _FIXED:
         return _unpack(f, _FIXED[kind])
     if kind == 8:
         return _string(f)
     if kind == 9:
         item, count = _unpack(f, "<I"), _unpack(f, "<Q")
+        if count > _MAX_STRING:
+            raise ValueError("array length out of range")
         if item in _FIXED:
-            _read(f, struct.calcsize(_FIXED[item]) * count)
-        else:
-            for _ in range(count):
-                _value(f, item)
-        return None
+            fmt = _FIXED[item]
+            data = _read(f, struct.calcsize(fmt) * count)
+            return list(struct.unpack(f"<{count}{fmt[1]}", data)) if keep_arrays else _ARRAY
+        values = [_value(f, item, keep_arrays) for _ in range(count)]
+        return values if keep_arrays else _ARRAY
     raise ValueError(f"unknown metadata value type {kind}")
 
 
-def read_header(path: str | Path) -> GGUFHeader:
-    """The header of a GGUF file; :class:`ModelError` when it is not one or is cut short."""
+def read_header(path: str | Path, *, arrays: bool = False) -> GGUFHeader:
+    """The header of a GGUF file; :class:`ModelError` when it is not one or is cut short.
+
+    With ``arrays`` the array metadata (vocabulary, merges, token types) is kept too.
+    """
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -88,21 +111,35 @@ def read_header(path: str | Path) -> GGUFHeader:
                 raise ModelError(f"{path}: GGUF version {version} is not supported (2 or 3 are)")
             n_tensors, n_kv = _unpack(f, "<Q"), _unpack(f, "<Q")
             scalars: dict[str, Any] = {}
+            kept: dict[str, list[Any]] = {}
             for _ in range(n_kv):
                 key = _string(f)
-                value = _value(f, _unpack(f, "<I"))
-                if value is not None:
+                value = _value(f, _unpack(f, "<I"), arrays)
+                if isinstance(value, list):
+                    kept[key] = value
+                elif value is not _ARRAY:
                     scalars[key] = value
             types: dict[str, str] = {}
+            extent: int | None = 0
             for _ in range(n_tensors):
                 name = _string(f)
                 n_dims = _unpack(f, "<I")
                 if n_dims > 8:
                     raise ValueError("tensor rank out of range")
-                _read(f, 8 * n_dims)
+                count = 1
+                for d in struct.unpack(f"<{n_dims}Q", _read(f, 8 * n_dims)):
+                    count *= d
                 kind = _unpack(f, "<I")
-                _unpack(f, "<Q")
+                offset = _unpack(f, "<Q")
                 types[name] = GGML_TYPES.get(kind, f"type {kind}")
+                block = BLOCK_SIZES.get(types[name])
+                if block is None or extent is None:
+                    extent = None
+                else:
+                    extent = max(extent, offset + -(-count // block[0]) * block[1])
+            align = int(scalars.get("general.alignment", 32) or 32)
+            start = -(-f.tell() // align) * align
+            data_end = None if extent is None else start + extent
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     except _Truncated:
@@ -111,9 +148,14 @@ def read_header(path: str | Path) -> GGUFHeader:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: corrupt GGUF header ({exc}); download the file again") from None
-    return GGUFHeader(version, scalars, types)
+    return GGUFHeader(version, scalars, types, kept, data_end)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """All metadata of a GGUF file (arrays included), without reading any tensor data."""
+    return read_header(path, arrays=True).metadata
 
 
 def unreadable_tensors(header: GGUFHeader) -> dict[str, str]:
-    """Tensors whose type MLX cannot read (name -> type name)."""
+    """Tensors whose type neither MLX nor the ``gguf`` package reads (name -> type name)."""
     return {name: kind for name, kind in header.tensor_types.items() if kind not in READABLE_TYPES}

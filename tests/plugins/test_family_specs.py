@@ -55,7 +55,7 @@ def test_spec(registry, name):
     assert hp["lora_rank"] > 0 and hp["lora_alpha"] > 0 and 0 < hp["learning_rate"] < 1e-3
     assert hp["num_iters"] > 0 and hp["batch_size"] > 0 and hp["lora_layers"] > 0
     for entry in spec.catalog:
-        assert registry.infer_family(entry.hub_id).name == name
+        assert registry.infer_family(entry.hub_id or entry.name).name == name
     assert registry.plugin_of(name) == name.replace("-", "_")
 
 
