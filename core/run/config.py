@@ -94,6 +94,7 @@ class EvaluationConfig:
     generate: bool = True
     max_new_tokens: int = 12
     store_prompts: bool = True
+    reference: str = "lasso"  # the baseline every model is compared with, or "best-on-validation"
 
 
 _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
@@ -110,6 +111,8 @@ _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "generate": (bool, lambda v: True, ""),
     "max_new_tokens": (int, lambda v: 1 <= v <= 512, "between 1 and 512"),
     "store_prompts": (bool, lambda v: True, ""),
+    "reference": (str, lambda v: v in (*BASELINE_NAMES, "best-on-validation"),
+                  "a baseline name (" + ", ".join(BASELINE_NAMES) + ") or best-on-validation"),
 }
 
 
@@ -191,6 +194,15 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
                 f"{source} [run]: unknown baseline {name!r}{did_you_mean(str(name), BASELINE_NAMES)}; "
                 f"choose from {', '.join(BASELINE_NAMES)}"
             )
+    if "reference" not in evaluation and ev.reference not in baselines:  # default lasso not run
+        import attrs
+
+        ev = attrs.evolve(ev, reference="best-on-validation")
+    if ev.reference != "best-on-validation" and ev.reference not in baselines:
+        raise ConfigError(
+            f"{source} [evaluation]: reference = {ev.reference!r} is not among the [run] baselines "
+            f"({', '.join(baselines) or 'none'}); add it there or set reference = \"best-on-validation\""
+        )
     dataset = data.get("dataset", {})
     expect_type(dataset, dict, source, "[dataset]")
     return RunConfig(

@@ -227,6 +227,8 @@ class Runner:
                    failed: dict[str, str]) -> dict[str, Any]:
         ev = self.request.evaluation
         families = {p.name: p.family_name for p in self.request.plans}
+        repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}
+        clusters = getattr(dataset, "groups", None)
         models: dict[str, Any] = {}
         for name, units in results.items():
             entry: dict[str, Any] = {"kind": kinds[name], "family": families.get(name)}
@@ -235,12 +237,15 @@ class Runner:
                 models[name] = entry
                 continue
             ordered = {s.name: units[s.name] for s in splits}
-            entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed))
+            entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed,
+                                                        repeats=repeats, clusters=clusters))
             self.rundir.write_predictions(name, prediction_rows(dataset, ordered, ev.store_prompts))
             models[name] = entry
         best = paired_comparisons(dataset, {n: {s.name: u[s.name] for s in splits} for n, u in results.items()
-                                            if len(u) == len(splits)}, kinds, models)
-        out: dict[str, Any] = {"models": models, "best_baseline": best, "protocol": ev.protocol,
+                                            if len(u) == len(splits)}, kinds, models, reference=ev.reference,
+                                  repeats=repeats, clusters=clusters, n_resamples=ev.bootstrap, seed=ev.seed)
+        out: dict[str, Any] = {"models": models, "best_baseline": best, "reference": ev.reference,
+                               "protocol": ev.protocol,
                                "threshold_method": ev.threshold, "bootstrap_resamples": ev.bootstrap}
         ceiling = getattr(dataset, "bayes_auroc", None)
         if ceiling is not None:

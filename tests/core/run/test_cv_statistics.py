@@ -1,0 +1,49 @@
+"""`clinpred run --cv 5 --repeats 2`: honest repeated-CV statistics end to end (baselines only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import clinpred
+
+
+@pytest.fixture(scope="module")
+def cv_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("cv")
+    data = root / "small.csv"
+    assert clinpred("data", "synth", "--n", "200", "--seed", "4", "-o", str(data)).code == 0
+    config = root / "c.toml"
+    config.write_text('[run]\nbaselines = ["majority", "lasso", "random_forest"]\n[evaluation]\nbootstrap = 200\n')
+    out = root / "run"
+    result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--cv", "5",
+                      "--repeats", "2", "--out", str(out))
+    assert result.code == 0, result.err
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_majority_is_half_and_has_no_slope(cv_run: dict) -> None:
+    m = cv_run["models"]["majority"]["metrics"]
+    assert m["auroc"]["value"] == 0.5
+    assert m["calibration_slope"]["value"] is None and m["calibration_slope"]["ci"] == [None, None]
+
+
+def test_patients_are_counted_once_and_estimators_are_recorded(cv_run: dict) -> None:
+    lasso = cv_run["models"]["lasso"]
+    assert lasso["n"] == 200 and lasso["rows"] == 400
+    assert set(lasso["per_repeat"]) == {"r0", "r1"}
+    assert "cluster bootstrap" in lasso["metrics"]["auroc"]["ci_method"]
+    lo, hi = lasso["metrics"]["auroc"]["ci_influence_curve"]
+    assert lo < lasso["metrics"]["auroc"]["value"] < hi
+    assert lasso["metrics"]["calibration_slope"]["value"] is not None
+    assert "cluster bootstrap" in lasso["estimator"]["ci"]
+
+
+def test_reference_is_lasso_fixed_in_advance(cv_run: dict) -> None:
+    assert cv_run["best_baseline"] == "lasso" and cv_run["reference"] == "lasso"
+    d = cv_run["models"]["random_forest"]["delong_vs_best_baseline"]
+    assert d["baseline"] == "lasso" and d["method"].startswith("DeLong per fold")
+    assert 0.0 <= d["p_value"] <= 1.0
+    assert "delong_vs_best_baseline" not in cv_run["models"]["lasso"]
