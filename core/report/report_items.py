@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from clinpred.core.report.report_stats import balance_text, comparison_text, interval_text
 from clinpred.core.report.report_render import Block, Code, Heading, Paragraph, Table
 
 
@@ -107,12 +108,11 @@ def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
                                f"negative {task.get('negative', '?')!r})"],
         ["Predictors", ", ".join(data.get("features") or []) or "-"],
         ["Evaluation protocol", protocol_text(ev)],
-        ["Class balance in training", str(ev.get("balance", "-"))],
+        ["Class balance in training", balance_text(ev)],
         ["Seed", str(run_info.get("seed", ev.get("seed", "-")))],
         ["Threshold choice", threshold_text(ev)],
-        ["Confidence intervals", f"stratified percentile bootstrap, {ev.get('bootstrap', '?')} resamples of the pooled "
-                                 "test predictions (threshold held fixed)"],
-        ["Model comparison", "DeLong's test for paired AUROCs against the best non-trivial baseline, same patients"],
+        ["Confidence intervals", interval_text(metrics, ev)],
+        ["Model comparison", comparison_text(metrics)],
         ["Baselines", ", ".join(run_info.get("baselines") or []) or "-"],
     ]
     if llms:

@@ -250,6 +250,9 @@ class Runner:
         ceiling = getattr(dataset, "bayes_auroc", None)
         if ceiling is not None:
             out["bayes_optimal_auroc"] = ceiling
+        from clinpred.core.evaluation.cautions import run_warnings
+
+        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results, kinds)
         return out
 
     def _run_info(self, dataset: Any, splits: list[Any], data_key: dict[str, str]) -> dict[str, Any]:

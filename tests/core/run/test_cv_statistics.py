@@ -21,7 +21,9 @@ def cv_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--cv", "5",
                       "--repeats", "2", "--out", str(out))
     assert result.code == 0, result.err
-    return json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["_out"], metrics["_stderr"] = str(out), result.err
+    return metrics
 
 
 def test_majority_is_half_and_has_no_slope(cv_run: dict) -> None:
@@ -47,3 +49,36 @@ def test_reference_is_lasso_fixed_in_advance(cv_run: dict) -> None:
     assert d["baseline"] == "lasso" and d["method"].startswith("DeLong per fold")
     assert 0.0 <= d["p_value"] <= 1.0
     assert "delong_vs_best_baseline" not in cv_run["models"]["lasso"]
+
+
+def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
+    from clinpred.core.report.report import build_report
+    from clinpred.core.report.report_render import to_markdown
+
+    warnings = cv_run["warnings"]
+    assert isinstance(warnings, list)
+    for w in warnings:
+        assert set(w) == {"code", "subject", "message"}
+        assert f"Warning: {w['message']}" in cv_run["_stderr"]
+    title, blocks = build_report(cv_run["_out"])
+    text = to_markdown(blocks, title, "f")
+    assert "patient-level cluster bootstrap" in text and "influence curve" in text
+    assert "van den Goorbergh" in text  # oversampling (the default) shifts calibration
+    assert "lasso (configured reference" in text
+    if warnings:
+        assert "## Warnings" in text
+
+
+def test_small_holdout_run_warns_to_use_cv(tmp_path: Path) -> None:
+    data = tmp_path / "small.csv"
+    assert clinpred("data", "synth", "--n", "150", "--seed", "4", "-o", str(data)).code == 0
+    config = tmp_path / "c.toml"
+    config.write_text('[run]\nbaselines = ["majority", "lasso"]\n[evaluation]\nbootstrap = 200\n')
+    out = tmp_path / "run"
+    result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--out", str(out))
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    codes = [w["code"] for w in metrics["warnings"]]
+    assert "small-test-part" in codes
+    assert "use --cv" in result.err
+    assert metrics["models"]["lasso"]["metrics"]["auroc"]["ci_method"] == "stratified bootstrap (percentile)"
