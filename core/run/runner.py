@@ -69,9 +69,18 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def make_splits(labels: np.ndarray, ev: EvaluationConfig) -> list[Any]:
-    """The splits of the evaluation protocol (identical for every model)."""
+def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None) -> list[Any]:
+    """The splits of the evaluation protocol (identical for every model); by whole groups when
+    the schema has a ``group_column``."""
     from clinpred.core.data.splits import cv_splits, holdout_split
+
+    if groups is not None:
+        from clinpred.core.data.group_splits import grouped_cv_splits, grouped_holdout_split
+
+        if ev.protocol == "holdout":
+            return [grouped_holdout_split(labels, groups, seed=ev.seed)]
+        return grouped_cv_splits(labels, groups, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed,
+                                 val_fraction=ev.val_fraction)
 
     if ev.protocol == "holdout":
         return [holdout_split(labels, seed=ev.seed)]
@@ -111,8 +120,9 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         start = time.perf_counter()
         dataset = load_from_schema(req.schema)  # the cohort is fixed; --seed changes splits and training
-        splits = make_splits(dataset.labels, ev)
-        split_manifest = manifest(splits, dataset.ids, dataset.labels)
+        splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None))
+        split_manifest = manifest(splits, dataset.ids, dataset.labels, groups=getattr(dataset, "groups", None),
+                                  group_column=getattr(req.schema, "group_column", None))
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
 
         self.rundir.create(resume=req.resume)
