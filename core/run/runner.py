@@ -212,12 +212,14 @@ class Runner:
 
         ev = self.request.evaluation
         seed = ev.seed + k
-        if name == "majority":  # "always the most common class" is defined on the data as it is
+        inner = name == "lasso" and ev.balance == "oversample"  # oversampled inside its inner CV folds
+        if name == "majority" or inner:  # "always the most common class" is defined on the data as it is
             train, class_weight = np.asarray(split.train, dtype=int), None
         else:
             train, _, class_weight = _balanced_training(split, dataset.labels, ev, seed)
         return run_baseline_unit(name, dataset, split, train, seed=seed, threshold_method=ev.threshold,
-                                 fixed_threshold=ev.fixed_threshold, class_weight=class_weight)
+                                 fixed_threshold=ev.fixed_threshold, class_weight=class_weight,
+                                 inner_oversample=inner)
 
     def _llm(self, plan: ModelPlan, dataset: Any, records: list[Any], split: Any, k: int) -> dict[str, Any]:
         ev = self.request.evaluation
