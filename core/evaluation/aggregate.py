@@ -23,6 +23,8 @@ from clinpred.core.evaluation.delong import delong_test
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
 from clinpred.core.evaluation.metrics import HOLDOUT_CI_METHOD, binary_metrics, summarize
 
+#: bootstrap resamples of the smooth calibration curve (one spline fit each)
+SMOOTH_RESAMPLES = 200
 #: ``[evaluation] reference`` value that picks the baseline with the best validation AUROC
 BEST_ON_VALIDATION = "best-on-validation"
 
@@ -135,6 +137,7 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
         "threshold_notes": sorted({u["threshold_reason"] for u in units.values() if u.get("threshold_reason")}),
         "per_split": per_split,
     }
+    out["smooth_calibration"] = _smooth(dataset, units, repeats is not None, clusters, seed)
     if repeats is not None:
         out["rows"] = int(sum(len(u["test"]["index"]) for u in units.values()))
         out["per_repeat"] = per_repeat(dataset.labels.astype(int), folds_of(units, repeats))
@@ -142,6 +145,25 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
     if parse is not None:
         out["parse"] = parse
     return out
+
+
+def _smooth(dataset: Any, units: dict[str, dict[str, Any]], cv: bool, clusters: Any, seed: int,
+            n_resamples: int = SMOOTH_RESAMPLES) -> dict[str, Any] | None:
+    """The smooth calibration curve and ICI/E50/E90/Emax of the test predictions (all repeats'
+    rows for CV, resampled by patient or group so the band is not too narrow)."""
+    from clinpred.core.evaluation.calibration_curve import smooth_calibration
+    from clinpred.core.evaluation.cv_estimate import cluster_weights
+
+    pool = pooled(dataset, units)
+    labels = dataset.labels.astype(int)
+    if cv:
+        w = cluster_weights(labels, clusters, n_resamples, seed)[:, pool["index"]]
+    else:
+        from clinpred.core.evaluation.metrics import bootstrap_weights
+
+        w = bootstrap_weights(pool["label"], n_resamples, seed)
+    weights = np.vstack([np.ones(pool["label"].size), w])
+    return smooth_calibration(pool["label"], pool["p"], weights)
 
 
 def validation_auroc(dataset: Any, units: dict[str, dict[str, Any]]) -> float:

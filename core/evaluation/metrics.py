@@ -50,6 +50,7 @@ INTERVAL_METRICS = (
     "auroc",
     "auprc",
     "brier",
+    "scaled_brier",
     "calibration_intercept",
     "calibration_slope",
 ) + CONFUSION_RATES
@@ -90,9 +91,21 @@ def _all_metrics(y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.ndarray) 
     out["auroc"] = weighted_auroc(y, p, w)
     out["auprc"] = weighted_average_precision(y, p, w)
     out["brier"] = weighted_brier(y, p, w)
+    out["scaled_brier"] = scaled_brier(out["brier"], y, w)
     out["calibration_intercept"] = calibration_intercept(y, p, w)
     out["calibration_slope"] = calibration_slope(y, p, w)
     return out
+
+
+def scaled_brier(brier: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``1 - Brier / (ybar * (1 - ybar))``: the Brier score relative to predicting the event rate
+    for everyone (Steyerberg et al., Epidemiology 2010); NaN with one class."""
+    total = w.sum(axis=1)
+    prev = np.divide(w @ y, total, out=np.full(w.shape[0], np.nan), where=total > 0)
+    ref = prev * (1.0 - prev)
+    out = np.full(w.shape[0], np.nan)
+    np.divide(brier, ref, out=out, where=ref > 0)
+    return 1.0 - out
 
 
 def binary_metrics(labels, p, threshold) -> dict[str, float]:

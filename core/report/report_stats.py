@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinpred.core.report.report_render import Block, Heading, Paragraph, Table
+from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table
 
 #: van den Goorbergh et al., JAMIA 2022;29:1525-1534
 IMBALANCE_NOTE = ("oversampling and class weights shift the predicted risks upwards, so calibration "
@@ -57,3 +57,40 @@ def warning_blocks(metrics: dict[str, Any]) -> list[Block]:
             Table(["check", "about", "what to do"], [[w.get("code", "-"), w.get("subject", "-"), w.get("message", "")]
                                                       for w in warnings]),
             Paragraph("Each warning is a reason to doubt or qualify the results above.", note=True)]
+
+
+def _ci3(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    lo, hi = (entry.get("ci") or [None, None])[:2]
+    text = f"{entry['value']:.3f}"
+    return text + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
+
+
+def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """ICI / E50 / E90 / Emax and scaled Brier per model, and the smooth calibration curves."""
+    done = [(n, m) for n, m in (metrics.get("models") or {}).items() if m.get("status") == "done"]
+    rows, curves = [], {}
+    for name, m in done:
+        sc = m.get("smooth_calibration") or {}
+        k = m.get("metrics") or {}
+        rows.append([name, _ci3(k.get("scaled_brier")), *(_ci3(sc.get(x)) for x in ("ici", "e50", "e90", "emax"))])
+        if sc.get("curve"):
+            curves[name] = sc["curve"]
+    if not rows:
+        return []
+    blocks: list[Block] = [
+        Heading("Smooth calibration (TRIPOD+AI)", 3),
+        Table(["model", "scaled Brier", "ICI", "E50", "E90", "Emax"], rows,
+              caption="Absolute differences between predicted and spline-smoothed observed risk (Austin & Steyerberg, "
+                      "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile, Emax maximum; scaled Brier "
+                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: the model's "
+                      "scores do not vary (the majority baseline)."),
+    ]
+    if curves:
+        from clinpred.core.report.plots_calibration import smooth_calibration_png
+
+        blocks.append(Figure("smooth_calibration", smooth_calibration_png(curves),
+                             "Observed risk (logistic regression on a restricted cubic spline of logit P(yes), 4 knots) "
+                             "against predicted P(yes), with 95% bootstrap bands; dotted: perfect calibration."))
+    return blocks

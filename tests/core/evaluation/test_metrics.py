@@ -373,3 +373,11 @@ def test_no_ci_when_more_than_five_percent_of_resamples_are_undefined():
     assert math.isnan(lo) and undefined == 51
     lo, hi, undefined = percentile_interval(values[:-20])  # 40 of 980: 4.1% -> an interval
     assert undefined == 40 and lo == pytest.approx(np.quantile(values[:940], 0.025))
+
+
+def test_scaled_brier_is_one_minus_brier_over_the_prevalence_model():
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 1])
+    p = np.array([0.8, 0.1, 0.3, 0.6, 0.2, 0.4, 0.1, 0.5])
+    brier = np.mean((p - y) ** 2)
+    assert binary_metrics(y, p, 0.5)["scaled_brier"] == pytest.approx(1 - brier / (3 / 8 * 5 / 8), abs=1e-12)
+    assert binary_metrics(y, np.full(8, 3 / 8), 0.5)["scaled_brier"] == pytest.approx(0.0, abs=1e-12)

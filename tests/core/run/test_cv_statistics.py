@@ -67,6 +67,16 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     assert "lasso (configured reference" in text
     if warnings:
         assert "## Warnings" in text
+    assert "Smooth calibration (TRIPOD+AI)" in text and "smooth_calibration.png" in text
+
+
+def test_tripod_calibration_items_in_metrics(cv_run: dict) -> None:
+    lasso = cv_run["models"]["lasso"]
+    sc = lasso["smooth_calibration"]
+    assert 0 <= sc["ici"]["value"] <= sc["emax"]["value"] and sc["ici"]["ci"][0] is not None
+    assert len(sc["curve"]["p"]) == 50
+    assert cv_run["models"]["majority"]["smooth_calibration"] is None
+    assert lasso["metrics"]["scaled_brier"]["value"] is not None
 
 
 def test_small_holdout_run_warns_to_use_cv(tmp_path: Path) -> None:
