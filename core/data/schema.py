@@ -253,6 +253,9 @@ def parse_dataset_schema(
     for key in ("id_column", "target_column"):
         if key in table:
             kwargs[key] = expect_type(table[key], str, where, key)
+            if not kwargs[key].strip():
+                what = "the patient (row) id" if key == "id_column" else "the outcome"
+                raise ConfigError(f"{where}: {key} is empty; give the name of the column that holds {what}")
     for key in ("positive_values", "negative_values"):
         if key in table:
             kwargs[key] = _target_values(table[key], where, key)

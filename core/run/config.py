@@ -142,8 +142,18 @@ def _checked(table: Mapping[str, Any], rules: Mapping[str, Any], where: str) -> 
     return dict(table)
 
 
+_SCHEMA_ONLY_KEYS = ("path", "id_column", "target_column", "positive_values", "features", "task")
+
+
+def _is_bare_schema(data: Mapping[str, Any]) -> bool:
+    """A schema file given as --config: dataset keys at the top, no config table."""
+    return any(k in data for k in _SCHEMA_ONLY_KEYS) and not any(k in data for k in ("run", "evaluation", "models", "dataset"))
+
+
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
-    """Validate a parsed model_configs.toml."""
+    """Validate a parsed model_configs.toml (a bare dataset schema file is read as its [dataset])."""
+    if _is_bare_schema(data):
+        data = {"dataset": dict(data)}
     check_keys(data, ("run", "evaluation", "dataset", "models"), source)
     run = data.get("run", {})
     expect_type(run, dict, source, "[run]")

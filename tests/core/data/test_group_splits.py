@@ -95,3 +95,25 @@ def test_schema_and_loader_carry_the_group_column(tmp_path: Path):
         parse_dataset_schema({**table, "group_column": ""}, where="t", base_dir=tmp_path)
     with pytest.raises(ConfigError, match="must be a column of its own"):
         parse_dataset_schema({**table, "group_column": "x"}, where="t", base_dir=tmp_path)
+
+
+def test_schema_messages_a_new_user_can_act_on(tmp_path: Path):
+    from clinpred.core.data.schema import parse_dataset_schema
+    from clinpred.core.run.config import parse_config
+
+    table = {"path": "d.csv", "id_column": "", "target_column": "y", "positive_values": [1],
+             "features": [{"name": "x"}], "task": {"question": "Will it happen?"}}
+    with pytest.raises(ConfigError, match="id_column is empty; give the name of the column that holds the patient"):
+        parse_dataset_schema(table, where="t", base_dir=tmp_path)
+    # a bare schema file given to `run --config` is read as the config's [dataset]
+    cfg = parse_config({**table, "id_column": "row"}, source="schema.toml", base_dir=tmp_path)
+    assert cfg.dataset["id_column"] == "row" and cfg.dataset["path"] == "d.csv"
+
+
+def test_data_check_without_config_says_to_pass_it(tmp_path: Path):
+    from clirun import clinpred
+
+    data = tmp_path / "mine.csv"
+    data.write_text("pid,outcome,age\n" + "".join(f"p{i},{i % 2},{30 + i}\n" for i in range(40)))
+    result = clinpred("data", "check", str(data))
+    assert result.code == 2 and "pass --config" in result.err and "Traceback" not in result.err
