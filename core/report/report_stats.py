@@ -94,3 +94,53 @@ def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
                              "Observed risk (logistic regression on a restricted cubic spline of logit P(yes), 4 knots) "
                              "against predicted P(yes), with 95% bootstrap bands; dotted: perfect calibration."))
     return blocks
+
+
+def _cell(summary: dict[str, Any], kind: str, level: str | None) -> str:
+    n = summary.get("n") or 0
+    if level is not None:
+        count = (summary.get("levels") or {}).get(level, 0)
+        return f"{count} ({count / n:.0%})" if n else "-"
+    if summary.get("mean") is None:
+        return "-"
+    sd = summary.get("sd")
+    return (f"{summary['mean']:.3g} ({sd:.3g})" if sd is not None else f"{summary['mean']:.3g}") + \
+        f"; {summary['median']:.3g} [{summary['q1']:.3g}, {summary['q3']:.3g}]"
+
+
+def cohort_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """Table 1 (by outcome and by part), missing data per feature, the Riley sample-size statement."""
+    cohort = metrics.get("cohort") or {}
+    t1 = cohort.get("table1")
+    blocks: list[Block] = []
+    if t1:
+        cols = t1["columns"]
+        sizes = t1.get("sizes") or {}
+        header = ["feature", *(f"{c} (n={sizes.get(c, {}).get('n', '?')})" for c in cols)]
+        rows = []
+        for name, row in t1["rows"].items():
+            kind = row["kind"]
+            if kind == "numeric":
+                rows.append([f"{name}, mean (SD); median [IQR]", *(_cell(row[c], kind, None) for c in cols)])
+            else:
+                for level in (row["all"].get("levels") or {}):
+                    rows.append([f"{name} = {level}, n (%)", *(_cell(row[c], kind, level) for c in cols)])
+        blocks += [Heading("Table 1: the cohort", 3), Table(header, rows, caption="By outcome and, for a hold-out, by part.")]
+    missing = cohort.get("missing_data")
+    if missing:
+        blocks += [Heading("Missing data", 3),
+                   Table(["feature", "missing", "baselines", "LLM prompt"],
+                         [[m["feature"], f"{m['missing']} ({m['fraction']:.1%})", m["baselines"], m["llm_prompt"]]
+                          for m in missing])]
+    ss = cohort.get("sample_size")
+    if ss:
+        n1, n2, n3 = ss["criteria"]
+        verdict = ("meets" if ss.get("adequate") else "does not meet")
+        blocks += [Heading("Sample size", 3), Paragraph(
+            f"For {ss['parameters']} candidate predictor parameters and an outcome proportion of {ss['prevalence']:.3f}, "
+            f"the criteria of Riley et al. (BMJ 2020;368:m441) need n >= {n1} (expected shrinkage >= 0.9), "
+            f">= {n2} (optimism in Nagelkerke R-squared <= 0.05) and >= {n3} (overall risk within 0.05): at least "
+            f"{ss['minimum_n']} patients ({ss['minimum_events']} events, {ss['events_per_parameter']:.1f} per parameter), "
+            f"with an anticipated Cox-Snell R-squared of {ss['r2_cs']:.3f} ({ss['r2_cs_source']}). The smallest "
+            f"training part has {ss['smallest_training_n']} patients of a cohort of {ss['cohort_n']}, so it {verdict} them.")]
+    return blocks

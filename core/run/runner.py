@@ -265,6 +265,9 @@ class Runner:
         from clinpred.core.evaluation.cautions import run_warnings
 
         out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results, kinds)
+        from clinpred.core.evaluation.cohort_items import cohort_items
+
+        out["cohort"] = cohort_items(dataset, splits)
         return out
 
     def _run_info(self, dataset: Any, splits: list[Any], data_key: dict[str, str]) -> dict[str, Any]:

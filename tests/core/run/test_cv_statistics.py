@@ -68,6 +68,16 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     if warnings:
         assert "## Warnings" in text
     assert "Smooth calibration (TRIPOD+AI)" in text and "smooth_calibration.png" in text
+    assert "Table 1: the cohort" in text and "### Missing data" in text and "Riley et al. (BMJ 2020" in text
+
+
+def test_cohort_items_in_metrics(cv_run: dict) -> None:
+    cohort = cv_run["cohort"]
+    t1 = cohort["table1"]
+    assert t1["columns"] == ["all", "events", "non-events"]  # CV: no single split to show by part
+    assert t1["sizes"]["all"]["n"] == 200
+    assert {m["feature"] for m in cohort["missing_data"]} == set(t1["rows"])
+    assert cohort["sample_size"]["minimum_n"] == max(cohort["sample_size"]["criteria"])
 
 
 def test_tripod_calibration_items_in_metrics(cv_run: dict) -> None:
