@@ -92,6 +92,7 @@ class DatasetSchema:
     task: TaskSpec
     negative_values: tuple[Any, ...] = field(default=(), converter=tuple)
     group_column: str | None = None  # rows sharing a value (patient, matched set, hospital) never span parts
+    subgroups: tuple[str, ...] = field(default=(), converter=tuple)  # features reported by level
 
     def __attrs_post_init__(self) -> None:
         if not self.features:
@@ -105,6 +106,9 @@ class DatasetSchema:
         if self.group_column is not None and self.group_column in (self.id_column, self.target_column, *names):
             raise ValueError(f"group_column {self.group_column!r} must be a column of its own (not the id, target "
                              "or a feature); with one row per patient no group_column is needed")
+        for col in self.subgroups:
+            if col not in names:
+                raise ValueError(f"subgroups: {col!r} is not a feature; list feature columns ({', '.join(names[:6])}...)")
         for col, what in ((self.id_column, "id_column"), (self.target_column, "target_column")):
             if col in names:
                 raise ValueError(f"{what} {col!r} must not also be a feature (it would leak into prompts)")
@@ -140,7 +144,7 @@ def _norm(value: Any) -> str:
 
 _DATASET_KEYS = (
     "path", "id_column", "target_column", "positive_values", "negative_values",
-    "missing_values", "features", "task", "schema", "group_column",
+    "missing_values", "features", "task", "schema", "group_column", "subgroups",
 )  # fmt: skip
 _FEATURE_KEYS = ("name", "display", "unit", "kind", "value_labels", "decimals", "missing_values")
 _TASK_KEYS = ("question", "positive", "negative", "system", "style", "missing", "missing_text", "intro")
@@ -259,6 +263,8 @@ def parse_dataset_schema(
     for key in ("positive_values", "negative_values"):
         if key in table:
             kwargs[key] = _target_values(table[key], where, key)
+    if "subgroups" in table:
+        kwargs["subgroups"] = _text_list(table["subgroups"], where, "subgroups")
     if "group_column" in table:
         kwargs["group_column"] = expect_type(table["group_column"], str, where, "group_column")
         if not kwargs["group_column"].strip():

@@ -138,6 +138,11 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
         "per_split": per_split,
     }
     out["smooth_calibration"] = _smooth(dataset, units, repeats is not None, clusters, seed)
+    columns = tuple(getattr(dataset.schema, "subgroups", ()) or ())
+    if columns:
+        from clinpred.core.evaluation.subgroups import subgroup_metrics
+
+        out["subgroups"] = subgroup_metrics(dataset, units, columns, repeats, n_resamples=n_resamples, seed=seed)
     if repeats is not None:
         out["rows"] = int(sum(len(u["test"]["index"]) for u in units.values()))
         out["per_repeat"] = per_repeat(dataset.labels.astype(int), folds_of(units, repeats))

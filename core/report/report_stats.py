@@ -144,3 +144,21 @@ def cohort_blocks(metrics: dict[str, Any]) -> list[Block]:
             f"with an anticipated Cox-Snell R-squared of {ss['r2_cs']:.3f} ({ss['r2_cs_source']}). The smallest "
             f"training part has {ss['smallest_training_n']} patients of a cohort of {ss['cohort_n']}, so it {verdict} them.")]
     return blocks
+
+
+def subgroup_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """AUROC and calibration-in-the-large by level of each schema ``subgroups`` column."""
+    rows = []
+    for name, m in (metrics.get("models") or {}).items():
+        for column, entry in (m.get("subgroups") or {}).items():
+            for level, v in entry["levels"].items():
+                rows.append([name, f"{column} = {level}", str(v["n"]), str(v["events"]),
+                             _ci3(v.get("auroc")), _ci3(v.get("calibration_intercept")), v.get("note", "")])
+            spread = entry.get("auroc_spread")
+            rows.append([name, f"{column}: AUROC spread (max - min)", "", "", "-" if spread is None else f"{spread:.3f}", "", ""])
+    if not rows:
+        return []
+    return [Heading("Performance by subgroup (TRIPOD+AI)", 3),
+            Table(["model", "subgroup", "n", "events", "AUROC [95% CI]", "calibration intercept [95% CI]", "note"], rows,
+                  caption="Each repeat's test predictions within the subgroup, averaged over repeats; bootstrap of the "
+                          "subgroup's patients.")]

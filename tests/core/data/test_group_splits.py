@@ -117,3 +117,13 @@ def test_data_check_without_config_says_to_pass_it(tmp_path: Path):
     data.write_text("pid,outcome,age\n" + "".join(f"p{i},{i % 2},{30 + i}\n" for i in range(40)))
     result = clinpred("data", "check", str(data))
     assert result.code == 2 and "pass --config" in result.err and "Traceback" not in result.err
+
+
+def test_subgroups_must_be_features(tmp_path: Path):
+    from clinpred.core.data.schema import parse_dataset_schema
+
+    table = {"path": "d.csv", "id_column": "row", "target_column": "y", "positive_values": [1],
+             "features": [{"name": "x"}, {"name": "site", "kind": "categorical"}], "task": {"question": "Q?"}}
+    assert parse_dataset_schema({**table, "subgroups": ["site"]}, where="t", base_dir=tmp_path).subgroups == ("site",)
+    with pytest.raises(ConfigError, match="subgroups: 'sex' is not a feature"):
+        parse_dataset_schema({**table, "subgroups": ["sex"]}, where="t", base_dir=tmp_path)

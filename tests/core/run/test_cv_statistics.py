@@ -16,7 +16,8 @@ def cv_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = root / "small.csv"
     assert clinpred("data", "synth", "--n", "200", "--seed", "4", "-o", str(data)).code == 0
     config = root / "c.toml"
-    config.write_text('[run]\nbaselines = ["majority", "lasso", "random_forest"]\n[evaluation]\nbootstrap = 200\n')
+    config.write_text('[run]\nbaselines = ["majority", "lasso", "random_forest"]\n[evaluation]\nbootstrap = 200\n'
+                      '[dataset]\nsubgroups = ["country"]\n')
     out = root / "run"
     result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--cv", "5",
                       "--repeats", "2", "--out", str(out))
@@ -68,6 +69,7 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     if warnings:
         assert "## Warnings" in text
     assert "Smooth calibration (TRIPOD+AI)" in text and "smooth_calibration.png" in text
+    assert "Performance by subgroup (TRIPOD+AI)" in text and "country = UK" in text
     assert "Table 1: the cohort" in text and "### Missing data" in text and "Riley et al. (BMJ 2020" in text
 
 
@@ -102,3 +104,11 @@ def test_small_holdout_run_warns_to_use_cv(tmp_path: Path) -> None:
     assert "small-test-part" in codes
     assert "use --cv" in result.err
     assert metrics["models"]["lasso"]["metrics"]["auroc"]["ci_method"] == "stratified bootstrap (percentile)"
+
+
+def test_subgroups_per_level(cv_run: dict) -> None:
+    sub = cv_run["models"]["lasso"]["subgroups"]["country"]
+    assert set(sub["levels"]) <= {"UK", "Uganda", "Pakistan"} and "UK" in sub["levels"]
+    uk = sub["levels"]["UK"]
+    assert uk["auroc"]["ci"][0] <= uk["auroc"]["value"] <= uk["auroc"]["ci"][1]
+    assert sum(v["n"] for v in sub["levels"].values()) == 200
