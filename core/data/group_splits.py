@@ -72,3 +72,36 @@ def grouped_cv_splits(labels, groups, k: int = 5, repeats: int = 1, seed: int = 
             out.append(split)
     check_groups(out, codes)
     return out
+
+
+def leave_one_site_out(labels, sites, seed: int = 42, val_fraction: float = 0.125) -> list[Split]:
+    """Internal-external cross-validation (TRIPOD+AI): each site (hospital, country) is the test
+    part once; a stratified validation part is carved from the other sites' rows. Split names
+    are ``site-<value>``; ``fold`` numbers the sites in sorted order."""
+    from sklearn.model_selection import train_test_split
+
+    y = _labels(labels)
+    values = np.asarray(sites, dtype=object).astype(str)
+    if values.size != y.size:
+        raise DataError(f"sites: {values.size} site values for {y.size} rows")
+    names = sorted(set(values.tolist()))
+    if len(names) < 2:
+        raise DataError(f"internal-external validation needs at least 2 sites; the site column has {len(names)}")
+    out = []
+    for fold, site in enumerate(names):
+        test = np.flatnonzero(values == site)
+        rest = np.flatnonzero(values != site)
+        n_val = max(2, int(round(val_fraction * rest.size)))
+        state = int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+        try:
+            train, val = train_test_split(rest, test_size=n_val, stratify=y[rest], random_state=state)
+        except ValueError:
+            raise DataError(f"site {site!r}: the other sites have too few patients of a class for a validation "
+                            "part; merge small sites") from None
+        split = Split(f"site-{site}", 0, fold, np.sort(train), np.sort(val), np.sort(test))
+        try:
+            _check_both_classes(split, y)
+        except DataError as exc:
+            raise DataError(f"{exc}; site {site!r} cannot be a test part on its own: merge it with another site") from None
+        out.append(split)
+    return out

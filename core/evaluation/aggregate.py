@@ -143,6 +143,8 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
         from clinpred.core.evaluation.subgroups import subgroup_metrics
 
         out["subgroups"] = subgroup_metrics(dataset, units, columns, repeats, n_resamples=n_resamples, seed=seed)
+    if repeats is not None and set(repeats) == set(units) and all(name.startswith("site-") for name in units):
+        out["per_site"] = site_spread(per_split)
     if repeats is not None:
         out["rows"] = int(sum(len(u["test"]["index"]) for u in units.values()))
         out["per_repeat"] = per_repeat(dataset.labels.astype(int), folds_of(units, repeats))
@@ -169,6 +171,22 @@ def _smooth(dataset: Any, units: dict[str, dict[str, Any]], cv: bool, clusters: 
         w = bootstrap_weights(pool["label"], n_resamples, seed)
     weights = np.vstack([np.ones(pool["label"].size), w])
     return smooth_calibration(pool["label"], pool["p"], weights)
+
+
+def site_spread(per_split: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Internal-external validation: each site's AUROC and calibration intercept, and their spread
+    (the heterogeneity that transportability is about)."""
+    def finite(values: list[Any]) -> list[float]:
+        return [float(v) for v in values if v is not None and np.isfinite(v)]
+
+    sites = {name[len("site-"):]: {k: per_split[name].get(k) for k in ("n", "events", "auroc", "calibration_intercept",
+                                                                        "calibration_slope")}
+             for name in per_split}
+    out: dict[str, Any] = {"sites": sites}
+    for key in ("auroc", "calibration_intercept"):
+        v = finite([s[key] for s in sites.values()])
+        out[f"{key}_spread"] = {"min": min(v), "max": max(v), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None} if v else None
+    return out
 
 
 def validation_auroc(dataset: Any, units: dict[str, dict[str, Any]]) -> float:

@@ -21,6 +21,7 @@ from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
 from clinpred.core.run.rundir import read_json_file
 from clinpred.core.report.report_stats import (
     cohort_blocks,
+    site_blocks,
     smooth_calibration_blocks,
     subgroup_blocks,
     warning_blocks,
@@ -231,7 +232,8 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
                f"Status: {run_info.get('status', '?')}.")
     prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
-                           *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *cohort_blocks(metrics),
+                           *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *site_blocks(metrics),
+                           *cohort_blocks(metrics),
                            *diagnostics_blocks(diagnose(source, parse=parse)),
                            *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
     return title, blocks

@@ -27,6 +27,9 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 
 def protocol_text(ev: dict[str, Any]) -> str:
+    if ev.get("protocol") == "internal-external":
+        return ("internal-external cross-validation: each site is the test part once, the model trained on the "
+                f"other sites ({ev.get('val_fraction', 0):.1%} of them held out for validation)")
     if ev.get("protocol") == "cv":
         reps = ev.get("cv_repeats", 1)
         return (f"stratified {ev.get('cv_folds')}-fold cross-validation x {reps} repeat(s); within each training "

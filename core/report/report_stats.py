@@ -162,3 +162,29 @@ def subgroup_blocks(metrics: dict[str, Any]) -> list[Block]:
             Table(["model", "subgroup", "n", "events", "AUROC [95% CI]", "calibration intercept [95% CI]", "note"], rows,
                   caption="Each repeat's test predictions within the subgroup, averaged over repeats; bootstrap of the "
                           "subgroup's patients.")]
+
+
+def site_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """Internal-external validation: each site's AUROC and calibration, and their spread."""
+    rows = []
+    for name, m in (metrics.get("models") or {}).items():
+        per_site = m.get("per_site")
+        if not per_site:
+            continue
+        for site, v in per_site["sites"].items():
+            rows.append([name, site, str(v.get("n")), str(v.get("events")), _num3(v.get("auroc")),
+                         _num3(v.get("calibration_intercept")), _num3(v.get("calibration_slope"))])
+        spread = per_site.get("auroc_spread") or {}
+        if spread:
+            sd = spread.get("sd")
+            rows.append([name, "AUROC spread", "", "", f"{spread['min']:.3f} to {spread['max']:.3f}"
+                         + (f" (SD {sd:.3f})" if sd is not None else ""), "", ""])
+    if not rows:
+        return []
+    return [Heading("Internal-external validation: by site", 3),
+            Table(["model", "test site", "n", "events", "AUROC", "calibration intercept", "calibration slope"], rows,
+                  caption="Each site predicted by a model trained on the other sites; the spread shows transportability.")]
+
+
+def _num3(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"

@@ -83,7 +83,7 @@ class EvaluationConfig:
     """How models are evaluated; nothing here is ever tuned on the test part."""
 
     seed: int = 42
-    protocol: str = "holdout"  # holdout (stratified 80/10/10) | cv (repeated stratified k-fold)
+    protocol: str = "holdout"  # holdout (stratified 80/10/10) | cv (repeated stratified k-fold) | internal-external
     cv_folds: int = 5
     cv_repeats: int = 1
     val_fraction: float = 0.125
@@ -99,7 +99,8 @@ class EvaluationConfig:
 
 _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "seed": (int, lambda v: v >= 0, "zero or positive"),
-    "protocol": (str, lambda v: v in ("holdout", "cv"), "holdout or cv"),
+    "protocol": (str, lambda v: v in ("holdout", "cv", "internal-external"),
+                 "holdout, cv or internal-external (leave one site out; needs [dataset] site_column)"),
     "cv_folds": (int, lambda v: v >= 2, "at least 2"),
     "cv_repeats": (int, lambda v: v >= 1, "at least 1"),
     "val_fraction": ((int, float), lambda v: 0 < v < 0.5, "in (0, 0.5)"),

@@ -20,7 +20,7 @@ from attrs import define, field
 
 from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
 from clinpred.core.run.config import EvaluationConfig
-from clinpred.core.errors import ClinpredError, RunError
+from clinpred.core.errors import ClinpredError, ConfigError, RunError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.llm_unit import FamilyHooks, run_llm_unit
 from clinpred.core.run.plan import ModelPlan
@@ -69,10 +69,18 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None) -> list[Any]:
+def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None, sites: Any = None) -> list[Any]:
     """The splits of the evaluation protocol (identical for every model); by whole groups when
-    the schema has a ``group_column``."""
+    the schema has a ``group_column``; one per site for ``internal-external``."""
     from clinpred.core.data.splits import cv_splits, holdout_split
+
+    if ev.protocol == "internal-external":
+        from clinpred.core.data.group_splits import leave_one_site_out
+
+        if sites is None:
+            raise ConfigError('protocol = "internal-external" needs [dataset] site_column = "COLUMN" (a feature '
+                              "naming each patient's site, e.g. hospital or country)")
+        return leave_one_site_out(labels, sites, seed=ev.seed, val_fraction=ev.val_fraction)
 
     if groups is not None:
         from clinpred.core.data.group_splits import grouped_cv_splits, grouped_holdout_split
@@ -120,7 +128,9 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         start = time.perf_counter()
         dataset = load_from_schema(req.schema)  # the cohort is fixed; --seed changes splits and training
-        splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None))
+        site_column = getattr(req.schema, "site_column", None)
+        splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None),
+                             dataset.frame[site_column].to_numpy() if site_column else None)
         split_manifest = manifest(splits, dataset.ids, dataset.labels, groups=getattr(dataset, "groups", None),
                                   group_column=getattr(req.schema, "group_column", None))
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
@@ -239,7 +249,7 @@ class Runner:
                    failed: dict[str, str]) -> dict[str, Any]:
         ev = self.request.evaluation
         families = {p.name: p.family_name for p in self.request.plans}
-        repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}
+        repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}  # sites: one repeat
         clusters = getattr(dataset, "groups", None)
         models: dict[str, Any] = {}
         for name, units in results.items():

@@ -127,3 +127,25 @@ def test_subgroups_must_be_features(tmp_path: Path):
     assert parse_dataset_schema({**table, "subgroups": ["site"]}, where="t", base_dir=tmp_path).subgroups == ("site",)
     with pytest.raises(ConfigError, match="subgroups: 'sex' is not a feature"):
         parse_dataset_schema({**table, "subgroups": ["sex"]}, where="t", base_dir=tmp_path)
+
+
+def test_leave_one_site_out_tests_each_site_once_and_trains_on_the_others():
+    from clinpred.core.data.group_splits import leave_one_site_out
+
+    rng = np.random.default_rng(3)
+    sites = rng.choice(["A", "B", "C"], 300)
+    y = (rng.random(300) < 0.4).astype(int)
+    splits = leave_one_site_out(y, sites, seed=1)
+    assert [s.name for s in splits] == ["site-A", "site-B", "site-C"]
+    for s in splits:
+        site = s.name[len("site-"):]
+        assert set(sites[s.test]) == {site} and site not in set(sites[np.r_[s.train, s.val]])
+        assert s.test.size + s.train.size + s.val.size == 300
+    with pytest.raises(DataError, match="at least 2 sites"):
+        leave_one_site_out(y, np.full(300, "A"))
+    one_class = sites.copy()
+    one_class[:3] = "D"
+    y2 = y.copy()
+    y2[:3] = 1
+    with pytest.raises(DataError, match="site 'D' cannot be a test part on its own"):
+        leave_one_site_out(y2, one_class)

@@ -112,3 +112,39 @@ def test_subgroups_per_level(cv_run: dict) -> None:
     uk = sub["levels"]["UK"]
     assert uk["auroc"]["ci"][0] <= uk["auroc"]["value"] <= uk["auroc"]["ci"][1]
     assert sum(v["n"] for v in sub["levels"].values()) == 200
+
+
+def test_internal_external_validation_by_country(tmp_path: Path) -> None:
+    data = tmp_path / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "400", "--seed", "2", "-o", str(data)).code == 0
+    config = tmp_path / "c.toml"
+    config.write_text('[run]\nbaselines = ["majority", "lasso"]\n[evaluation]\nbootstrap = 200\n'
+                      'protocol = "internal-external"\n[dataset]\nsite_column = "country"\n')
+    out = tmp_path / "run"
+    result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--out", str(out))
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    lasso = metrics["models"]["lasso"]
+    sites = lasso["per_site"]["sites"]
+    assert set(sites) == {"UK", "Uganda", "Pakistan"} and sum(v["n"] for v in sites.values()) == 400
+    aucs = [v["auroc"] for v in sites.values()]
+    assert lasso["metrics"]["auroc"]["value"] == pytest.approx(sum(aucs) / 3, abs=1e-12)
+    assert lasso["per_site"]["auroc_spread"]["max"] == pytest.approx(max(aucs))
+    assert metrics["models"]["majority"]["metrics"]["auroc"]["value"] == 0.5
+    splits = json.loads((out / "splits.json").read_text())
+    assert [s["name"] for s in splits["splits"]] == ["site-Pakistan", "site-UK", "site-Uganda"]
+    from clinpred.core.report.report import build_report
+    from clinpred.core.report.report_render import to_markdown
+
+    title, blocks = build_report(out)
+    text = to_markdown(blocks, title, "f")
+    assert "Internal-external validation: by site" in text and "internal-external cross-validation" in text
+
+
+def test_internal_external_without_site_column_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "200", "--seed", "2", "-o", str(data)).code == 0
+    config = tmp_path / "c.toml"
+    config.write_text('[evaluation]\nprotocol = "internal-external"\n')
+    result = clinpred("run", "--baselines-only", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "r"))
+    assert result.code == 2 and "needs [dataset] site_column" in result.err and "Traceback" not in result.err
