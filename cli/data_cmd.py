@@ -39,7 +39,13 @@ def check(ctx: click.Context, path: str | None, config: str | None, min_per_clas
 
     schema = schema_from_file(config) if config else default_schema()
     if path is not None:
-        dataset = load_dataset(path, schema, min_per_class=min_per_class)
+        try:
+            dataset = load_dataset(path, schema, min_per_class=min_per_class)
+        except DataError as exc:
+            if config or not Path(path).is_file():  # a missing file is not a schema problem
+                raise
+            raise DataError(f"{exc} (checked against the bundled schema of the synthetic cohort: pass --config "
+                            "with your schema, a TOML file with a [dataset] table)") from None
     else:
         dataset = load_from_schema(schema, min_per_class=min_per_class)
     quiet = app(ctx).verbosity < 0

@@ -129,6 +129,8 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
 
     print_table(f"Comparison ({ev.protocol}, threshold by {ev.threshold} on validation data)",
                 COMPARISON_COLUMNS, comparison_rows(summary.metrics))
+    for warning in summary.metrics.get("warnings", []):
+        click.echo(f"Warning: {warning['message']}", err=True)
     ceiling = summary.metrics.get("bayes_optimal_auroc")
     if ceiling is not None:
         click.echo(f"Bayes-optimal AUROC of this cohort (no model can beat it on average): {ceiling:.3f}")

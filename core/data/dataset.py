@@ -80,6 +80,7 @@ class Dataset:
     warnings: list[str] = field(factory=list)
     ignored_columns: list[str] = field(factory=list)
     true_probability: np.ndarray | None = None  # known only for the synthetic cohort
+    groups: np.ndarray | None = None  # the schema's group_column, one value per row (else None)
     _texts: dict[str, list[str | None]] | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -248,6 +249,8 @@ def _validate(
     import pandas as pd
 
     needed = [schema.id_column, schema.target_column, *schema.feature_names]
+    if getattr(schema, "group_column", None):
+        needed.append(schema.group_column)
     absent = [c for c in needed if c not in table.cells]
     if absent:
         have = table.columns[:12] + (["..."] if len(table.columns) > 12 else [])
@@ -291,8 +294,19 @@ def _validate(
         }
     )
     ignored = [c for c in table.columns if c not in needed]
+    groups = _groups(table, schema.group_column, name) if getattr(schema, "group_column", None) else None
     return Dataset(frame=frame, ids=ids, labels=labels, schema=schema, sha256=sha256, source=source,
-                   warnings=warnings, ignored_columns=ignored)
+                   warnings=warnings, ignored_columns=ignored, groups=groups)
+
+
+def _groups(table: TextTable, column: str, name: str) -> np.ndarray:
+    """The group column's values (text); every row needs one."""
+    values = [str(v).strip() for v in table.cells[column]]
+    empty = [i for i, v in enumerate(values) if not v]
+    if empty:
+        raise DataError(f"{name}: group column {column!r}, {table.where(empty[0])}: no group value "
+                        f"({len(empty)} rows empty); every row needs its group (patient, matched set, site)")
+    return np.asarray(values, dtype=object)
 
 
 def _check_ids(table: TextTable, column: str, name: str) -> list[str]:

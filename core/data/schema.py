@@ -91,6 +91,9 @@ class DatasetSchema:
     features: tuple[FeatureSpec, ...] = field(converter=tuple)
     task: TaskSpec
     negative_values: tuple[Any, ...] = field(default=(), converter=tuple)
+    group_column: str | None = None  # rows sharing a value (patient, matched set, hospital) never span parts
+    subgroups: tuple[str, ...] = field(default=(), converter=tuple)  # features reported by level
+    site_column: str | None = None  # a feature naming the site, for protocol = "internal-external"
 
     def __attrs_post_init__(self) -> None:
         if not self.features:
@@ -101,6 +104,14 @@ class DatasetSchema:
             raise ValueError(f"feature {dupes[0]!r} is listed more than once")
         if self.id_column == self.target_column:
             raise ValueError("id_column and target_column must be different columns")
+        if self.group_column is not None and self.group_column in (self.id_column, self.target_column, *names):
+            raise ValueError(f"group_column {self.group_column!r} must be a column of its own (not the id, target "
+                             "or a feature); with one row per patient no group_column is needed")
+        if self.site_column is not None and self.site_column not in names:
+            raise ValueError(f"site_column {self.site_column!r} is not a feature; name a feature column (e.g. country)")
+        for col in self.subgroups:
+            if col not in names:
+                raise ValueError(f"subgroups: {col!r} is not a feature; list feature columns ({', '.join(names[:6])}...)")
         for col, what in ((self.id_column, "id_column"), (self.target_column, "target_column")):
             if col in names:
                 raise ValueError(f"{what} {col!r} must not also be a feature (it would leak into prompts)")
@@ -136,7 +147,7 @@ def _norm(value: Any) -> str:
 
 _DATASET_KEYS = (
     "path", "id_column", "target_column", "positive_values", "negative_values",
-    "missing_values", "features", "task", "schema",
+    "missing_values", "features", "task", "schema", "group_column", "subgroups", "site_column",
 )  # fmt: skip
 _FEATURE_KEYS = ("name", "display", "unit", "kind", "value_labels", "decimals", "missing_values")
 _TASK_KEYS = ("question", "positive", "negative", "system", "style", "missing", "missing_text", "intro")
@@ -249,9 +260,20 @@ def parse_dataset_schema(
     for key in ("id_column", "target_column"):
         if key in table:
             kwargs[key] = expect_type(table[key], str, where, key)
+            if not kwargs[key].strip():
+                what = "the patient (row) id" if key == "id_column" else "the outcome"
+                raise ConfigError(f"{where}: {key} is empty; give the name of the column that holds {what}")
     for key in ("positive_values", "negative_values"):
         if key in table:
             kwargs[key] = _target_values(table[key], where, key)
+    if "site_column" in table:
+        kwargs["site_column"] = expect_type(table["site_column"], str, where, "site_column")
+    if "subgroups" in table:
+        kwargs["subgroups"] = _text_list(table["subgroups"], where, "subgroups")
+    if "group_column" in table:
+        kwargs["group_column"] = expect_type(table["group_column"], str, where, "group_column")
+        if not kwargs["group_column"].strip():
+            raise ConfigError(f"{where}: group_column is empty; name the column that groups rows, or remove the key")
     default_missing = _text_list(table["missing_values"], where, "missing_values") if "missing_values" in table else ()
     if "features" in table:
         features = expect_type(table["features"], list, where, "features ([[dataset.features]] entries)")

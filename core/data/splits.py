@@ -125,11 +125,14 @@ def _check_both_classes(split: Split, y: np.ndarray) -> None:
 
 
 def manifest(
-    splits: Sequence[Split], ids: Sequence[str], labels: Sequence[int] | np.ndarray | None = None
+    splits: Sequence[Split], ids: Sequence[str], labels: Sequence[int] | np.ndarray | None = None,
+    *, groups: Sequence[Any] | np.ndarray | None = None, group_column: str | None = None,
 ) -> dict[str, Any]:
     """A JSON-able record of which patient ids are in which part of each split.
 
-    With ``labels``, each part also records its size and number of events.
+    With ``labels``, each part also records its size and number of events. With ``groups``, each
+    part records its number of groups, and the record says the groups were checked: no group in
+    two parts (``"groups_checked": true``; a violation raises).
     """
     ids = [str(i) for i in ids]
     y = None if labels is None else _labels(labels)
@@ -141,8 +144,15 @@ def manifest(
         entry["sizes"] = split.sizes()
         if y is not None:
             entry["events"] = {part: int(y[idx].sum()) for part, idx in split.parts().items()}
+        if groups is not None:
+            codes = np.asarray(groups)
+            entry["groups"] = {part: int(np.unique(codes[idx]).size) for part, idx in split.parts().items()}
         entries.append(entry)
-    return {"n_patients": len(ids), "splits": entries}
+    out: dict[str, Any] = {"n_patients": len(ids), "splits": entries}
+    if groups is not None:
+        check_groups(splits, groups)
+        out.update(group_column=group_column, n_groups=int(np.unique(np.asarray(groups)).size), groups_checked=True)
+    return out
 
 
 def oversample_minority(
@@ -168,3 +178,15 @@ def class_weights(labels: Sequence[int] | np.ndarray) -> dict[int, float]:
     if counts.min() == 0:
         raise ValueError("class_weights: both classes must be present")
     return {cls: float(len(y) / (2 * counts[cls])) for cls in (0, 1)}
+
+
+def check_groups(splits: Sequence[Split], groups) -> None:
+    """Raise :class:`DataError` if any group has rows in two parts of one split."""
+    codes = np.asarray(groups)
+    for split in splits:
+        seen: dict[object, str] = {}
+        for part, idx in split.parts().items():
+            for g in np.unique(codes[idx]):
+                if g in seen and seen[g] != part:
+                    raise DataError(f"split {split.name}: group {str(g)!r} is in both the {seen[g]} and the {part} part")
+                seen[g] = part

@@ -1,9 +1,13 @@
 """From unit results to ``metrics.json`` and ``predictions/NAME.jsonl``.
 
-Test predictions are pooled over splits; each patient is classified with the threshold chosen
-on the validation part of its own split. Confidence intervals come from a stratified bootstrap
-of the pooled predictions; every model is compared with the best baseline by DeLong's test on
-the same patients.
+Hold-out: the test part's metrics with stratified-bootstrap intervals, and DeLong's test
+against the reference baseline on the same patients. Cross-validation: the estimators of
+:mod:`clinpred.core.evaluation.cv_estimate` (per fold / per repeat, averaged over repeats;
+cluster-bootstrap and influence-curve intervals) and the per-fold DeLong of
+:mod:`clinpred.core.evaluation.cv_compare`. Each patient is classified with the threshold
+chosen on the validation part of its own split. The reference of the comparisons is fixed
+before the test parts are looked at: a named baseline, or the baseline with the best
+validation AUROC.
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from clinpred.core.evaluation.cv_compare import cv_delong
+from clinpred.core.evaluation.cv_estimate import CV_CI_METHOD, CV_GROUP_CI_METHOD, Fold, cv_summarize, per_repeat
 from clinpred.core.evaluation.delong import delong_test
-from clinpred.core.evaluation.metrics import binary_metrics, summarize
+from clinpred.core.evaluation.metric_kernels import weighted_auroc
+from clinpred.core.evaluation.metrics import HOLDOUT_CI_METHOD, binary_metrics, summarize
+
+#: bootstrap resamples of the smooth calibration curve (one spline fit each)
+SMOOTH_RESAMPLES = 200
+#: ``[evaluation] reference`` value that picks the baseline with the best validation AUROC
+BEST_ON_VALIDATION = "best-on-validation"
 
 
 def pooled(dataset: Any, units: dict[str, dict[str, Any]]) -> dict[str, np.ndarray | list[Any]]:
@@ -77,50 +89,163 @@ def _parse_summary(units: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples: int, seed: int) -> dict[str, Any]:
-    """The metrics block of one model (pooled over its splits) plus per-split point estimates."""
-    pool = pooled(dataset, units)
-    y, p, thr = pool["label"], pool["p"], pool["threshold"]
+def folds_of(units: dict[str, dict[str, Any]], repeats: dict[str, int], threshold_key: str = "threshold") -> list[Fold]:
+    """The test parts of a cross-validated model as :class:`Fold` values (``repeats``: split -> repeat)."""
+    return [Fold(repeats[name], unit["test"]["index"], unit["test"]["p"], unit[threshold_key])
+            for name, unit in units.items()]
+
+
+def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples: int, seed: int,
+                  repeats: dict[str, int] | None = None, clusters: Any = None) -> dict[str, Any]:
+    """The metrics block of one model plus per-split point estimates.
+
+    ``repeats`` (split name -> repeat number) marks a cross-validated model: its metrics are the
+    repeated-CV estimators (each patient counted once per repeat), ``n`` counts patients, and
+    ``per_repeat`` gives each repeat's estimates. ``clusters`` (one code per dataset row, e.g. a
+    group column) makes the CV bootstrap resample whole groups.
+    """
     thresholds = {name: unit["threshold"] for name, unit in units.items()}
     per_split = {}
     for name, unit in units.items():
         idx = np.asarray(unit["test"]["index"], dtype=int)
         per_split[name] = binary_metrics(dataset.labels[idx], np.asarray(unit["test"]["p"], dtype=float), unit["threshold"])
+    if repeats is None:
+        pool = pooled(dataset, units)
+        y, p, thr = pool["label"], pool["p"], pool["threshold"]
+        n, events = int(y.size), int(y.sum())
+        block = summarize(y, p, thr, n_resamples=n_resamples, seed=seed)
+        at_half = summarize(y, p, 0.5, n_resamples=n_resamples, seed=seed)
+        estimator = {"point": "metrics of the test part", "ci": HOLDOUT_CI_METHOD}
+    else:
+        folds = folds_of(units, repeats)
+        labels = dataset.labels.astype(int)
+        block = cv_summarize(labels, folds, clusters=clusters, n_resamples=n_resamples, seed=seed)
+        at_half = cv_summarize(labels, folds, clusters=clusters, n_resamples=n_resamples, seed=seed, threshold=0.5)
+        n, events = block["n"], block["events"]
+        estimator = {"point": "AUROC and AUPRC: mean of the fold values; other metrics: the repeat's out-of-fold "
+                              "predictions; both averaged over repeats",
+                     "ci": CV_CI_METHOD if clusters is None else CV_GROUP_CI_METHOD,
+                     "auroc_ci_influence_curve": block["auroc"]["ci_influence_curve_method"]}
     out: dict[str, Any] = {
-        "n": int(y.size),
-        "events": int(y.sum()),
-        "metrics": summarize(y, p, thr, n_resamples=n_resamples, seed=seed),
-        "metrics_at_0.5": summarize(y, p, 0.5, n_resamples=n_resamples, seed=seed),
+        "n": n,
+        "events": events,
+        "metrics": block,
+        "metrics_at_0.5": at_half,
+        "estimator": estimator,
         "threshold": float(np.mean(list(thresholds.values()))),
         "thresholds": thresholds,
         "threshold_notes": sorted({u["threshold_reason"] for u in units.values() if u.get("threshold_reason")}),
         "per_split": per_split,
     }
+    out["smooth_calibration"] = _smooth(dataset, units, repeats is not None, clusters, seed)
+    columns = tuple(getattr(dataset.schema, "subgroups", ()) or ())
+    if columns:
+        from clinpred.core.evaluation.subgroups import subgroup_metrics
+
+        out["subgroups"] = subgroup_metrics(dataset, units, columns, repeats, n_resamples=n_resamples, seed=seed)
+    if repeats is not None and set(repeats) == set(units) and all(name.startswith("site-") for name in units):
+        out["per_site"] = site_spread(per_split)
+    if repeats is not None:
+        out["rows"] = int(sum(len(u["test"]["index"]) for u in units.values()))
+        out["per_repeat"] = per_repeat(dataset.labels.astype(int), folds_of(units, repeats))
     parse = _parse_summary(units)
     if parse is not None:
         out["parse"] = parse
     return out
 
 
-def paired_comparisons(dataset: Any, results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str],
-                       metrics: dict[str, dict[str, Any]]) -> str | None:
-    """Add ``delong_vs_best_baseline`` to each model's entry; return the best baseline's name.
+def _smooth(dataset: Any, units: dict[str, dict[str, Any]], cv: bool, clusters: Any, seed: int,
+            n_resamples: int = SMOOTH_RESAMPLES) -> dict[str, Any] | None:
+    """The smooth calibration curve and ICI/E50/E90/Emax of the test predictions (all repeats'
+    rows for CV, resampled by patient or group so the band is not too narrow)."""
+    from clinpred.core.evaluation.calibration_curve import smooth_calibration
+    from clinpred.core.evaluation.cv_estimate import cluster_weights
 
-    The best baseline is the non-trivial baseline with the highest pooled AUROC. Comparisons are
-    paired on the same (split, patient) rows.
+    pool = pooled(dataset, units)
+    labels = dataset.labels.astype(int)
+    if cv:
+        w = cluster_weights(labels, clusters, n_resamples, seed)[:, pool["index"]]
+    else:
+        from clinpred.core.evaluation.metrics import bootstrap_weights
+
+        w = bootstrap_weights(pool["label"], n_resamples, seed)
+    weights = np.vstack([np.ones(pool["label"].size), w])
+    return smooth_calibration(pool["label"], pool["p"], weights)
+
+
+def site_spread(per_split: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Internal-external validation: each site's AUROC and calibration intercept, and their spread
+    (the heterogeneity that transportability is about)."""
+    def finite(values: list[Any]) -> list[float]:
+        return [float(v) for v in values if v is not None and np.isfinite(v)]
+
+    sites = {name[len("site-"):]: {k: per_split[name].get(k) for k in ("n", "events", "auroc", "calibration_intercept",
+                                                                        "calibration_slope")}
+             for name in per_split}
+    out: dict[str, Any] = {"sites": sites}
+    for key in ("auroc", "calibration_intercept"):
+        v = finite([s[key] for s in sites.values()])
+        out[f"{key}_spread"] = {"min": min(v), "max": max(v), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None} if v else None
+    return out
+
+
+def validation_auroc(dataset: Any, units: dict[str, dict[str, Any]]) -> float:
+    """Mean over splits of the AUROC on each split's validation part (NaN if undefined)."""
+    values = []
+    for unit in units.values():
+        val = unit.get("val")
+        if not val:
+            return float("nan")
+        idx = np.asarray(val["index"], dtype=int)
+        p = np.asarray(val["p"], dtype=float)
+        values.append(float(weighted_auroc(dataset.labels[idx].astype(float), p, np.ones((1, idx.size)))[0]))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def choose_reference(dataset: Any, results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str],
+                     metrics: dict[str, dict[str, Any]], rule: str) -> tuple[str | None, str]:
+    """``(name, why)`` of the comparison reference; never looks at a test part.
+
+    ``rule`` is a baseline name (default ``lasso``) or ``best-on-validation``: the non-trivial
+    baseline with the highest mean validation AUROC.
     """
-    candidates = [
-        name for name, kind in kinds.items()
-        if kind == "baseline" and name != "majority" and name in metrics and "metrics" in metrics[name]
-    ]
+    done = [name for name, kind in kinds.items()
+            if kind == "baseline" and name in results and "metrics" in metrics.get(name, {})]
+    if rule != BEST_ON_VALIDATION:
+        if rule in done:
+            return rule, f"configured reference {rule!r}"
+        return None, f"reference baseline {rule!r} did not run or failed; no paired comparison"
+    candidates = [(validation_auroc(dataset, results[n]), n) for n in done if n != "majority"]
+    candidates = [(v, n) for v, n in candidates if np.isfinite(v)]
     if not candidates:
+        return None, "no baseline with a validation AUROC; no paired comparison"
+    value, name = max(candidates)
+    return name, f"best validation AUROC ({value:.3f})"
+
+
+def paired_comparisons(dataset: Any, results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str],
+                       metrics: dict[str, dict[str, Any]], *, reference: str = "lasso",
+                       repeats: dict[str, int] | None = None, clusters: Any = None,
+                       n_resamples: int = 1000, seed: int = 0) -> str | None:
+    """Add ``delong_vs_best_baseline`` (the comparison with the reference baseline) to each
+    model's entry; return the reference's name (None when there is none).
+
+    The reference is chosen by :func:`choose_reference` (``reference`` rule). Hold-out: DeLong's
+    test on the same patients. Cross-validation (``repeats`` given): :func:`cv_delong`.
+    """
+    best, why = choose_reference(dataset, results, kinds, metrics, reference)
+    if best is None:
         return None
-
-    def auroc(name: str) -> float:
-        value = metrics[name]["metrics"]["auroc"]["value"]
-        return -1.0 if value is None else value
-
-    best = max(candidates, key=auroc)
+    if repeats is not None:
+        ref_folds = folds_of(results[best], repeats)
+        for name, units in results.items():
+            if name == best or "metrics" not in metrics.get(name, {}):
+                continue
+            res = cv_delong(dataset.labels.astype(int), folds_of(units, repeats), ref_folds, clusters=clusters,
+                            n_resamples=n_resamples, seed=seed)
+            metrics[name]["delong_vs_best_baseline"] = {"baseline": best, "reference_rule": why,
+                                                        "n": metrics[name]["n"], **res}
+        return best
     ref = pooled(dataset, results[best])
     ref_key = {(s, i): k for k, (s, i) in enumerate(zip(ref["split"], ref["index"]))}
     for name, units in results.items():
@@ -135,6 +260,8 @@ def paired_comparisons(dataset: Any, results: dict[str, dict[str, dict[str, Any]
         res = delong_test(pool["label"][common], pool["p"][common], ref["p"][ref_rows])
         metrics[name]["delong_vs_best_baseline"] = {
             "baseline": best,
+            "reference_rule": why,
+            "method": "DeLong (paired, same patients)",
             "n": len(common),
             "auroc_difference": res.diff,
             "se": res.se,

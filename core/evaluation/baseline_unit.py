@@ -11,7 +11,8 @@ from clinpred.core.evaluation.thresholds import select_threshold
 
 
 def run_baseline_unit(name: str, dataset: Any, split: Any, train_idx: np.ndarray, *, seed: int,
-                      threshold_method: str, fixed_threshold: float, class_weight: str | None) -> dict[str, Any]:
+                      threshold_method: str, fixed_threshold: float, class_weight: str | None,
+                      inner_oversample: bool = False) -> dict[str, Any]:
     """Fit ``name`` on ``train_idx`` (already balanced), choose the threshold on the validation
     part, and return the unit result (validation and test probabilities, threshold)."""
     from clinpred.core.evaluation.baselines import fit_predict_baseline
@@ -28,6 +29,7 @@ def run_baseline_unit(name: str, dataset: Any, split: Any, train_idx: np.ndarray
         categorical=categorical,
         seed=seed,
         class_weight=class_weight,
+        inner_oversample=inner_oversample,
     )
     choice = select_threshold(labels[split.val], p_val, threshold_method, fixed_threshold,
                               fallback=float(labels[train_idx].mean()))

@@ -93,6 +93,7 @@ def build_pipeline(
     seed: int,
     class_weight: Any = None,
     n_inner_splits: int = 5,
+    inner_oversample: bool = False,
 ) -> Any:
     """The unfitted scikit-learn ``Pipeline`` of baseline ``name`` (see the module docstring)."""
     from sklearn.compose import ColumnTransformer
@@ -122,6 +123,10 @@ def build_pipeline(
 
     if name == "majority":
         model: Any = DummyClassifier(strategy="prior")
+    elif name == "lasso" and inner_oversample:
+        from clinpred.core.evaluation.inner_resampling import InnerOversampledLassoCV
+
+        model = InnerOversampledLassoCV(n_splits=n_inner_splits, seed=seed)
     elif name == "lasso":
         model = _logistic_cv(seed, class_weight, n_inner_splits)
     elif name == "random_forest":
@@ -155,6 +160,7 @@ def fit_predict_baseline(
     categorical: Sequence[str],
     seed: int,
     class_weight: Any = None,
+    inner_oversample: bool = False,
 ) -> list[np.ndarray]:
     """Fit baseline ``name`` on (``X_train``, ``y_train``) and return P(yes) for each eval frame.
 
@@ -163,7 +169,10 @@ def fit_predict_baseline(
     ``categorical`` names the categorical columns, every other column must be numeric; missing
     values are allowed anywhere. ``y_train``: 0/1 or booleans, both classes present.
     ``class_weight`` (None or "balanced") is passed to LASSO, random forest and gradient
-    boosting; the majority model always returns the training prevalence.
+    boosting; the majority model always returns the training prevalence. ``inner_oversample``
+    (LASSO only; ``X_train`` not oversampled) duplicates the minority class inside each inner CV
+    training fold and for the final refit, never across inner folds
+    (:mod:`clinpred.core.evaluation.inner_resampling`).
 
     Returns a list of float arrays (one per eval frame, in order), each of shape ``(len(frame),)``.
     The eval frames' labels are never given to this function; nothing is fitted on eval frames.
@@ -193,7 +202,7 @@ def fit_predict_baseline(
 
     pipe = build_pipeline(
         name, columns, list(categorical), seed=seed, class_weight=class_weight,
-        n_inner_splits=min(5, n_pos, n_neg),
+        n_inner_splits=min(5, n_pos, n_neg), inner_oversample=inner_oversample,
     )
     import warnings
 

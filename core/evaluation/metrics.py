@@ -50,11 +50,16 @@ INTERVAL_METRICS = (
     "auroc",
     "auprc",
     "brier",
+    "scaled_brier",
     "calibration_intercept",
     "calibration_slope",
 ) + CONFUSION_RATES
 #: resamples x patients evaluated at once by :func:`bootstrap_ci`
 _CHUNK_CELLS = 2_000_000
+#: share of undefined bootstrap resamples above which no CI is reported
+MAX_UNDEFINED = 0.05
+#: ``ci_method`` of the hold-out intervals
+HOLDOUT_CI_METHOD = "stratified bootstrap (percentile)"
 #: plain counts reported without a CI
 COUNT_METRICS = ("n", "events", "tp", "fp", "tn", "fn")
 
@@ -86,9 +91,21 @@ def _all_metrics(y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.ndarray) 
     out["auroc"] = weighted_auroc(y, p, w)
     out["auprc"] = weighted_average_precision(y, p, w)
     out["brier"] = weighted_brier(y, p, w)
+    out["scaled_brier"] = scaled_brier(out["brier"], y, w)
     out["calibration_intercept"] = calibration_intercept(y, p, w)
     out["calibration_slope"] = calibration_slope(y, p, w)
     return out
+
+
+def scaled_brier(brier: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``1 - Brier / (ybar * (1 - ybar))``: the Brier score relative to predicting the event rate
+    for everyone (Steyerberg et al., Epidemiology 2010); NaN with one class."""
+    total = w.sum(axis=1)
+    prev = np.divide(w @ y, total, out=np.full(w.shape[0], np.nan), where=total > 0)
+    ref = prev * (1.0 - prev)
+    out = np.full(w.shape[0], np.nan)
+    np.divide(brier, ref, out=out, where=ref > 0)
+    return 1.0 - out
 
 
 def binary_metrics(labels, p, threshold) -> dict[str, float]:
@@ -128,28 +145,40 @@ def bootstrap_ci(
     Stratified bootstrap (see :func:`bootstrap_weights`) with the threshold held fixed. All
     resamples are evaluated at once (weights matrix; AUROC by one sort and cumulative sums;
     calibration by batched Newton). Resamples where a metric is undefined (NaN) are left out of
-    its interval; ``(nan, nan)`` when none is defined.
+    its interval; ``(nan, nan)`` when more than 5% of them are (:func:`percentile_interval`).
     """
     if n_resamples < 1:
         raise DataError(f"n_resamples must be >= 1 (got {n_resamples})")
     if not 0.0 < alpha < 1.0:
         raise DataError(f"alpha must be in (0, 1) (got {alpha})")
+    stats = bootstrap_statistics(labels, p, threshold, n_resamples=n_resamples, seed=seed)
+    return {name: percentile_interval(stats[name], alpha)[:2] for name in INTERVAL_METRICS}
+
+
+def bootstrap_statistics(labels, p, threshold, *, n_resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """Every metric of :data:`INTERVAL_METRICS` on each stratified bootstrap resample ``(B,)``
+    (NaN where a metric is undefined on a resample)."""
     y, q = check_inputs(labels, p)
     pred = _predictions(q, threshold)
     w = bootstrap_weights(y, n_resamples, seed)
     chunk = max(1, _CHUNK_CELLS // max(y.size, 1))  # bounds the memory of the batched kernels
     parts = [_all_metrics(y, q, pred, w[i : i + chunk]) for i in range(0, n_resamples, chunk)]
-    stats = {name: np.concatenate([part[name] for part in parts]) for name in INTERVAL_METRICS}
-    out: dict[str, tuple[float, float]] = {}
-    for name in INTERVAL_METRICS:
-        v = stats[name]
-        v = v[np.isfinite(v)]
-        if v.size == 0:
-            out[name] = (math.nan, math.nan)
-        else:
-            lo, hi = np.quantile(v, [alpha / 2.0, 1.0 - alpha / 2.0])
-            out[name] = (float(lo), float(hi))
-    return out
+    return {name: np.concatenate([part[name] for part in parts]) for name in INTERVAL_METRICS}
+
+
+def percentile_interval(values: np.ndarray, alpha: float = 0.05,
+                        max_undefined: float = MAX_UNDEFINED) -> tuple[float, float, int]:
+    """``(lo, hi, undefined)``: the percentile interval of the defined resample values and the
+    number of resamples where the statistic was undefined (NaN). No interval (NaN, NaN) when more
+    than ``max_undefined`` of the resamples are undefined: the defined ones are then a biased
+    subset (e.g. a slope CI resting on 13 of 1000 resamples)."""
+    v = np.asarray(values, dtype=float)
+    finite = np.isfinite(v)
+    undefined = int(v.size - finite.sum())
+    if finite.sum() == 0 or undefined > max_undefined * v.size:
+        return math.nan, math.nan, undefined
+    lo, hi = np.quantile(v[finite], [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lo), float(hi), undefined
 
 
 def _json_number(x: float) -> float | None:
@@ -161,17 +190,19 @@ def summarize(
 ) -> dict[str, Any]:
     """The ``metrics`` block of ``metrics.json`` for one model.
 
-    Shape: ``{"auroc": {"value": x, "ci": [lo, hi]}, "accuracy": {...}, ...}`` for every name of
+    Shape: ``{"auroc": {"value": x, "ci": [lo, hi], "ci_method": ..., "undefined_resamples": k},
+    "accuracy": {...}, ...}`` for every name of
     :data:`INTERVAL_METRICS`, plus ``"n", "events", "tp", "fp", "tn", "fn"`` as plain ints.
     NaN becomes ``None`` (JSON null). For the metrics at 0.5, call again with ``threshold=0.5``
     (same seed, hence the same resamples).
     """
     point = binary_metrics(labels, p, threshold)
-    ci = bootstrap_ci(labels, p, threshold, n_resamples=n_resamples, seed=seed, alpha=alpha)
+    stats = bootstrap_statistics(labels, p, threshold, n_resamples=n_resamples, seed=seed)
     out: dict[str, Any] = {}
     for name in INTERVAL_METRICS:
-        lo, hi = ci[name]
-        out[name] = {"value": _json_number(point[name]), "ci": [_json_number(lo), _json_number(hi)]}
+        lo, hi, undefined = percentile_interval(stats[name], alpha)
+        out[name] = {"value": _json_number(point[name]), "ci": [_json_number(lo), _json_number(hi)],
+                     "ci_method": HOLDOUT_CI_METHOD, "undefined_resamples": undefined}
     for name in COUNT_METRICS:
         out[name] = point[name]
     return out

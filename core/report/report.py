@@ -19,6 +19,13 @@ from clinpred.core.atomic import write_bytes, write_text
 from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
 from clinpred.core.run.rundir import read_json_file
+from clinpred.core.report.report_stats import (
+    cohort_blocks,
+    site_blocks,
+    smooth_calibration_blocks,
+    subgroup_blocks,
+    warning_blocks,
+)
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
@@ -80,7 +87,7 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
         Heading("Model comparison"),
         Table(["model", "kind", "n", "events", "AUROC [95% CI]", "AUPRC", "Brier", "calibration slope",
                "calibration intercept", f"ΔAUROC vs {best or 'best baseline'} (DeLong p)"], disc,
-              caption="Pooled test predictions; 95% CIs from a stratified bootstrap; best AUROC first."),
+              caption=_caption(metrics)),
         Table(["model", "threshold", "accuracy", "sensitivity (recall)", "specificity", "precision", "F1",
                "balanced accuracy", "MCC", "balance gap"], clf,
               caption="At the threshold chosen on validation data (the mean over splits is shown; each split uses its own)."),
@@ -93,6 +100,13 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
         blocks.append(Paragraph(f"Bayes-optimal AUROC of this (synthetic) cohort: {ceiling:.3f}. "
                                 "No model can beat it on average.", note=True))
     return blocks
+
+
+def _caption(metrics: dict[str, Any]) -> str:
+    if metrics.get("protocol", "holdout") == "holdout":
+        return "Test predictions; 95% CIs from a stratified bootstrap; best AUROC first."
+    return ("Repeated cross-validation: each patient counted once per repeat, estimates averaged over repeats; "
+            "95% CIs from a patient-level cluster bootstrap; best AUROC first.")
 
 
 def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
@@ -217,7 +231,9 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
                f"{run_info.get('seed', '?')}; threshold {threshold_text(ev)}. Run directory: {run_dir}. "
                f"Status: {run_info.get('status', '?')}.")
     prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
-    blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *figure_blocks(metrics, outputs, units),
+    blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
+                           *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *site_blocks(metrics),
+                           *cohort_blocks(metrics),
                            *diagnostics_blocks(diagnose(source, parse=parse)),
                            *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
     return title, blocks

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from clinpred.core.report.report_stats import balance_text, comparison_text, interval_text
 from clinpred.core.report.report_render import Block, Code, Heading, Paragraph, Table
 
 
@@ -26,6 +27,9 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 
 def protocol_text(ev: dict[str, Any]) -> str:
+    if ev.get("protocol") == "internal-external":
+        return ("internal-external cross-validation: each site is the test part once, the model trained on the "
+                f"other sites ({ev.get('val_fraction', 0):.1%} of them held out for validation)")
     if ev.get("protocol") == "cv":
         reps = ev.get("cv_repeats", 1)
         return (f"stratified {ev.get('cv_folds')}-fold cross-validation x {reps} repeat(s); within each training "
@@ -107,12 +111,11 @@ def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
                                f"negative {task.get('negative', '?')!r})"],
         ["Predictors", ", ".join(data.get("features") or []) or "-"],
         ["Evaluation protocol", protocol_text(ev)],
-        ["Class balance in training", str(ev.get("balance", "-"))],
+        ["Class balance in training", balance_text(ev)],
         ["Seed", str(run_info.get("seed", ev.get("seed", "-")))],
         ["Threshold choice", threshold_text(ev)],
-        ["Confidence intervals", f"stratified percentile bootstrap, {ev.get('bootstrap', '?')} resamples of the pooled "
-                                 "test predictions (threshold held fixed)"],
-        ["Model comparison", "DeLong's test for paired AUROCs against the best non-trivial baseline, same patients"],
+        ["Confidence intervals", interval_text(metrics, ev)],
+        ["Model comparison", comparison_text(metrics)],
         ["Baselines", ", ".join(run_info.get("baselines") or []) or "-"],
     ]
     if llms:

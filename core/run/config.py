@@ -83,7 +83,7 @@ class EvaluationConfig:
     """How models are evaluated; nothing here is ever tuned on the test part."""
 
     seed: int = 42
-    protocol: str = "holdout"  # holdout (stratified 80/10/10) | cv (repeated stratified k-fold)
+    protocol: str = "holdout"  # holdout (stratified 80/10/10) | cv (repeated stratified k-fold) | internal-external
     cv_folds: int = 5
     cv_repeats: int = 1
     val_fraction: float = 0.125
@@ -94,11 +94,13 @@ class EvaluationConfig:
     generate: bool = True
     max_new_tokens: int = 12
     store_prompts: bool = True
+    reference: str = "lasso"  # the baseline every model is compared with, or "best-on-validation"
 
 
 _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "seed": (int, lambda v: v >= 0, "zero or positive"),
-    "protocol": (str, lambda v: v in ("holdout", "cv"), "holdout or cv"),
+    "protocol": (str, lambda v: v in ("holdout", "cv", "internal-external"),
+                 "holdout, cv or internal-external (leave one site out; needs [dataset] site_column)"),
     "cv_folds": (int, lambda v: v >= 2, "at least 2"),
     "cv_repeats": (int, lambda v: v >= 1, "at least 1"),
     "val_fraction": ((int, float), lambda v: 0 < v < 0.5, "in (0, 0.5)"),
@@ -110,6 +112,8 @@ _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "generate": (bool, lambda v: True, ""),
     "max_new_tokens": (int, lambda v: 1 <= v <= 512, "between 1 and 512"),
     "store_prompts": (bool, lambda v: True, ""),
+    "reference": (str, lambda v: v in (*BASELINE_NAMES, "best-on-validation"),
+                  "a baseline name (" + ", ".join(BASELINE_NAMES) + ") or best-on-validation"),
 }
 
 
@@ -139,8 +143,18 @@ def _checked(table: Mapping[str, Any], rules: Mapping[str, Any], where: str) -> 
     return dict(table)
 
 
+_SCHEMA_ONLY_KEYS = ("path", "id_column", "target_column", "positive_values", "features", "task")
+
+
+def _is_bare_schema(data: Mapping[str, Any]) -> bool:
+    """A schema file given as --config: dataset keys at the top, no config table."""
+    return any(k in data for k in _SCHEMA_ONLY_KEYS) and not any(k in data for k in ("run", "evaluation", "models", "dataset"))
+
+
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
-    """Validate a parsed model_configs.toml."""
+    """Validate a parsed model_configs.toml (a bare dataset schema file is read as its [dataset])."""
+    if _is_bare_schema(data):
+        data = {"dataset": dict(data)}
     check_keys(data, ("run", "evaluation", "dataset", "models"), source)
     run = data.get("run", {})
     expect_type(run, dict, source, "[run]")
@@ -191,6 +205,15 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
                 f"{source} [run]: unknown baseline {name!r}{did_you_mean(str(name), BASELINE_NAMES)}; "
                 f"choose from {', '.join(BASELINE_NAMES)}"
             )
+    if "reference" not in evaluation and ev.reference not in baselines:  # default lasso not run
+        import attrs
+
+        ev = attrs.evolve(ev, reference="best-on-validation")
+    if ev.reference != "best-on-validation" and ev.reference not in baselines:
+        raise ConfigError(
+            f"{source} [evaluation]: reference = {ev.reference!r} is not among the [run] baselines "
+            f"({', '.join(baselines) or 'none'}); add it there or set reference = \"best-on-validation\""
+        )
     dataset = data.get("dataset", {})
     expect_type(dataset, dict, source, "[dataset]")
     return RunConfig(

@@ -20,7 +20,7 @@ from attrs import define, field
 
 from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
 from clinpred.core.run.config import EvaluationConfig
-from clinpred.core.errors import ClinpredError, RunError
+from clinpred.core.errors import ClinpredError, ConfigError, RunError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.llm_unit import FamilyHooks, run_llm_unit
 from clinpred.core.run.plan import ModelPlan
@@ -69,9 +69,26 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def make_splits(labels: np.ndarray, ev: EvaluationConfig) -> list[Any]:
-    """The splits of the evaluation protocol (identical for every model)."""
+def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None, sites: Any = None) -> list[Any]:
+    """The splits of the evaluation protocol (identical for every model); by whole groups when
+    the schema has a ``group_column``; one per site for ``internal-external``."""
     from clinpred.core.data.splits import cv_splits, holdout_split
+
+    if ev.protocol == "internal-external":
+        from clinpred.core.data.group_splits import leave_one_site_out
+
+        if sites is None:
+            raise ConfigError('protocol = "internal-external" needs [dataset] site_column = "COLUMN" (a feature '
+                              "naming each patient's site, e.g. hospital or country)")
+        return leave_one_site_out(labels, sites, seed=ev.seed, val_fraction=ev.val_fraction)
+
+    if groups is not None:
+        from clinpred.core.data.group_splits import grouped_cv_splits, grouped_holdout_split
+
+        if ev.protocol == "holdout":
+            return [grouped_holdout_split(labels, groups, seed=ev.seed)]
+        return grouped_cv_splits(labels, groups, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed,
+                                 val_fraction=ev.val_fraction)
 
     if ev.protocol == "holdout":
         return [holdout_split(labels, seed=ev.seed)]
@@ -111,8 +128,11 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         start = time.perf_counter()
         dataset = load_from_schema(req.schema)  # the cohort is fixed; --seed changes splits and training
-        splits = make_splits(dataset.labels, ev)
-        split_manifest = manifest(splits, dataset.ids, dataset.labels)
+        site_column = getattr(req.schema, "site_column", None)
+        splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None),
+                             dataset.frame[site_column].to_numpy() if site_column else None)
+        split_manifest = manifest(splits, dataset.ids, dataset.labels, groups=getattr(dataset, "groups", None),
+                                  group_column=getattr(req.schema, "group_column", None))
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
 
         self.rundir.create(resume=req.resume)
@@ -202,12 +222,14 @@ class Runner:
 
         ev = self.request.evaluation
         seed = ev.seed + k
-        if name == "majority":  # "always the most common class" is defined on the data as it is
+        inner = name == "lasso" and ev.balance == "oversample"  # oversampled inside its inner CV folds
+        if name == "majority" or inner:  # "always the most common class" is defined on the data as it is
             train, class_weight = np.asarray(split.train, dtype=int), None
         else:
             train, _, class_weight = _balanced_training(split, dataset.labels, ev, seed)
         return run_baseline_unit(name, dataset, split, train, seed=seed, threshold_method=ev.threshold,
-                                 fixed_threshold=ev.fixed_threshold, class_weight=class_weight)
+                                 fixed_threshold=ev.fixed_threshold, class_weight=class_weight,
+                                 inner_oversample=inner)
 
     def _llm(self, plan: ModelPlan, dataset: Any, records: list[Any], split: Any, k: int) -> dict[str, Any]:
         ev = self.request.evaluation
@@ -227,6 +249,8 @@ class Runner:
                    failed: dict[str, str]) -> dict[str, Any]:
         ev = self.request.evaluation
         families = {p.name: p.family_name for p in self.request.plans}
+        repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}  # sites: one repeat
+        clusters = getattr(dataset, "groups", None)
         models: dict[str, Any] = {}
         for name, units in results.items():
             entry: dict[str, Any] = {"kind": kinds[name], "family": families.get(name)}
@@ -235,16 +259,25 @@ class Runner:
                 models[name] = entry
                 continue
             ordered = {s.name: units[s.name] for s in splits}
-            entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed))
+            entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed,
+                                                        repeats=repeats, clusters=clusters))
             self.rundir.write_predictions(name, prediction_rows(dataset, ordered, ev.store_prompts))
             models[name] = entry
         best = paired_comparisons(dataset, {n: {s.name: u[s.name] for s in splits} for n, u in results.items()
-                                            if len(u) == len(splits)}, kinds, models)
-        out: dict[str, Any] = {"models": models, "best_baseline": best, "protocol": ev.protocol,
+                                            if len(u) == len(splits)}, kinds, models, reference=ev.reference,
+                                  repeats=repeats, clusters=clusters, n_resamples=ev.bootstrap, seed=ev.seed)
+        out: dict[str, Any] = {"models": models, "best_baseline": best, "reference": ev.reference,
+                               "protocol": ev.protocol,
                                "threshold_method": ev.threshold, "bootstrap_resamples": ev.bootstrap}
         ceiling = getattr(dataset, "bayes_auroc", None)
         if ceiling is not None:
             out["bayes_optimal_auroc"] = ceiling
+        from clinpred.core.evaluation.cautions import run_warnings
+
+        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results, kinds)
+        from clinpred.core.evaluation.cohort_items import cohort_items
+
+        out["cohort"] = cohort_items(dataset, splits)
         return out
 
     def _run_info(self, dataset: Any, splits: list[Any], data_key: dict[str, str]) -> dict[str, Any]:

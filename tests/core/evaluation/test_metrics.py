@@ -135,7 +135,8 @@ def test_one_class_gives_undefined_auroc_as_null():
     assert math.isnan(m["auroc"]) and math.isnan(m["calibration_slope"])
     assert m["specificity"] == 0.0  # no negative: zero division -> 0.0
     s = summarize(y, p, 0.5, n_resamples=50, seed=0)
-    assert s["auroc"] == {"value": None, "ci": [None, None]}
+    assert s["auroc"]["value"] is None and s["auroc"]["ci"] == [None, None]
+    assert s["auroc"]["undefined_resamples"] == 50
     json.dumps(s, allow_nan=False)
 
 
@@ -230,7 +231,7 @@ def test_summarize_shape_is_the_run_directory_contract():
     text = json.dumps(s, allow_nan=False)
     assert json.loads(text) == s
     for name in INTERVAL_METRICS:
-        assert set(s[name]) == {"value", "ci"} and len(s[name]["ci"]) == 2
+        assert set(s[name]) == {"value", "ci", "ci_method", "undefined_resamples"} and len(s[name]["ci"]) == 2
     for name in COUNT_METRICS:
         assert isinstance(s[name], int)
     assert s["n"] == 300 and s["tp"] + s["fn"] == s["events"]
@@ -245,7 +246,8 @@ def test_majority_model_summary_has_null_slope():
     y = np.array([1] * 36 + [0] * 23)
     s = summarize(y, np.full(59, 36 / 59), 0.5, n_resamples=100, seed=0)
     assert s["auroc"]["value"] == 0.5
-    assert s["calibration_slope"] == {"value": None, "ci": [None, None]}
+    assert s["calibration_slope"]["value"] is None and s["calibration_slope"]["ci"] == [None, None]
+    assert s["calibration_slope"]["undefined_resamples"] == 100
     assert s["calibration_intercept"]["value"] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -359,3 +361,23 @@ def test_youden_choice_is_optimal_on_the_validation_data_only(rows):
     # permuting the validation rows changes nothing
     perm = np.random.default_rng(0).permutation(y.size)
     assert choose_threshold(y[perm], p[perm], "youden") == t
+
+
+def test_no_ci_when_more_than_five_percent_of_resamples_are_undefined():
+    from clinpred.core.evaluation.metrics import percentile_interval
+
+    values = np.r_[np.linspace(0.0, 1.0, 940), np.full(60, np.nan)]  # 6% undefined
+    lo, hi, undefined = percentile_interval(values)
+    assert math.isnan(lo) and math.isnan(hi) and undefined == 60
+    lo, hi, undefined = percentile_interval(values[:-9])  # 51 of 991: 5.1% -> still none
+    assert math.isnan(lo) and undefined == 51
+    lo, hi, undefined = percentile_interval(values[:-20])  # 40 of 980: 4.1% -> an interval
+    assert undefined == 40 and lo == pytest.approx(np.quantile(values[:940], 0.025))
+
+
+def test_scaled_brier_is_one_minus_brier_over_the_prevalence_model():
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 1])
+    p = np.array([0.8, 0.1, 0.3, 0.6, 0.2, 0.4, 0.1, 0.5])
+    brier = np.mean((p - y) ** 2)
+    assert binary_metrics(y, p, 0.5)["scaled_brier"] == pytest.approx(1 - brier / (3 / 8 * 5 / 8), abs=1e-12)
+    assert binary_metrics(y, np.full(8, 3 / 8), 0.5)["scaled_brier"] == pytest.approx(0.0, abs=1e-12)

@@ -58,3 +58,25 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_reference_defaults_to_lasso_and_accepts_best_on_validation():
+    from clinpred.core.run.config import parse_config
+
+    assert parse_config({}).evaluation.reference == "lasso"
+    cfg = parse_config({"evaluation": {"reference": "best-on-validation"}})
+    assert cfg.evaluation.reference == "best-on-validation"
+    # the default lasso is not run: the reference is still fixed before the test data
+    assert parse_config({"run": {"baselines": ["majority"]}}).evaluation.reference == "best-on-validation"
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"evaluation": {"reference": "best"}}, "a baseline name"),
+    ({"run": {"baselines": ["majority"]}, "evaluation": {"reference": "lasso"}}, "not among the [run] baselines"),
+])
+def test_bad_reference_is_one_clear_line(table, message):
+    from clinpred.core.errors import ConfigError
+    from clinpred.core.run.config import parse_config
+
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(table)

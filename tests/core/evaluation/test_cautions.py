@@ -1,0 +1,92 @@
+"""Every statistical warning fires on a case built to trigger it, and stays quiet otherwise."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinpred.core.data.schema import FeatureSpec
+from clinpred.core.data.splits import cv_splits, holdout_split
+from clinpred.core.evaluation import cautions
+
+
+def _dataset(n: int = 400, seed: int = 0, leak: bool = False, labels_map: dict | None = None, n_noise: int = 2):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    columns = {f"x{i}": rng.normal(size=n) + 0.3 * y for i in range(n_noise)}
+    columns["sex"] = rng.choice(["1", "0"], n)
+    if leak:
+        columns["discharge_code"] = np.where(y == 1, 5.0, 1.0) + rng.normal(0, 0.1, n)
+    features = [FeatureSpec(name) for name in columns if name != "sex"]
+    features.append(FeatureSpec("sex", kind="binary", value_labels=labels_map or {"1": "male", "0": "female"}))
+    frame = pd.DataFrame(columns)[[f.name for f in features]]
+    return SimpleNamespace(frame=frame, labels=y, schema=SimpleNamespace(features=tuple(features)))
+
+
+def _codes(found):
+    return [(w["code"], w["subject"]) for w in found]
+
+
+def test_quiet_on_a_healthy_cv_run():
+    ds = _dataset()
+    splits = cv_splits(ds.labels, k=5, repeats=1, seed=1)
+    models = {"lasso": {"metrics": {"auroc": {"ci": [0.6, 0.7]}}}}
+    assert cautions.run_warnings(ds, splits, "cv", models, {}, {"lasso": "baseline"}) == []
+
+
+def test_small_holdout_test_part_says_use_cv():
+    ds = _dataset(n=190)
+    found = cautions.small_test_part(ds, [holdout_split(ds.labels, seed=1)], "holdout")
+    assert _codes(found) == [("small-test-part", "holdout")]
+    assert "use --cv" in found[0]["message"] and "19 patients" in found[0]["message"]
+    assert cautions.small_test_part(ds, [holdout_split(ds.labels, seed=1)], "cv") == []
+
+
+def test_low_events_per_predictor():
+    ds = _dataset(n=120, n_noise=8)  # about 29 training events for 9 parameters: 3.2 per parameter
+    found = cautions.low_events_per_predictor(ds, [holdout_split(ds.labels, seed=1)])
+    assert _codes(found) == [("low-events-per-predictor", "training")]
+    assert "events per candidate predictor" in found[0]["message"]
+    assert cautions.candidate_parameters(ds) == 9
+
+
+def test_outcome_leak_names_the_column():
+    ds = _dataset(leak=True)
+    found = cautions.possible_outcome_leak(ds, [holdout_split(ds.labels, seed=1)])
+    assert _codes(found) == [("possible-outcome-leak", "discharge_code")]
+    assert found[0]["message"].startswith("possible outcome leak: discharge_code")
+
+
+def test_leak_check_scores_categorical_levels_by_event_rate():
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    values = pd.Series(["a", "a", "b", "b", "a", "b", "a", "b"])
+    assert cautions.feature_auroc(values, y, "categorical") == 1.0
+
+
+def test_auroc_ci_below_chance():
+    models = {"llm": {"metrics": {"auroc": {"ci": [0.21, 0.44]}}}, "ok": {"metrics": {"auroc": {"ci": [0.4, 0.6]}}},
+              "failed": {"status": "failed"}}
+    found = cautions.auroc_below_chance(models)
+    assert _codes(found) == [("auroc-below-chance", "llm")]
+    assert "inverted or the answer words are swapped" in found[0]["message"]
+
+
+def test_collapsed_generated_answers():
+    units = {"r0f0": {"test": {"parsed": [1, 1, None, 1]}}, "r0f1": {"test": {"parsed": [1, 1]}}}
+    mixed = {"r0f0": {"test": {"parsed": [1, 0]}}}
+    found = cautions.collapsed_answers({"m": units, "n": mixed, "lasso": units},
+                                       {"m": "llm", "n": "llm", "lasso": "baseline"})
+    assert _codes(found) == [("collapsed-answers", "m")]
+
+
+@pytest.mark.parametrize("mapping, bad", [({"1": "male", "2": "female"}, "'2'"), ({"M": "male", "F": "female"}, "'F', 'M'")])
+def test_value_labels_that_match_no_value(mapping, bad):
+    found = cautions.unmatched_value_labels(_dataset(labels_map=mapping))
+    assert _codes(found) == [("unmatched-value-labels", "sex")] and bad in found[0]["message"]
+
+
+def test_value_labels_compare_numbers_by_value():
+    assert cautions.unmatched_value_labels(_dataset(labels_map={"1.0": "male", "0": "female"})) == []

@@ -1,0 +1,136 @@
+"""Repeated-CV estimators against brute-force references and known truths."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from clinpred.core.evaluation.cv_compare import cv_delong
+from clinpred.core.evaluation.cv_estimate import Fold, cv_summarize, influence_curve_ci
+
+
+def _cohort(n: int = 200, seed: int = 0, repeats: int = 2, k: int = 5):
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(1.2 * x - 0.4)))).astype(int)
+    splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
+    tests = [(number // k, test) for number, (_, test) in enumerate(splitter.split(x, y))]
+    return x, y, tests
+
+
+def _brute_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    return float(np.mean([(a > b) + 0.5 * (a == b) for a, b in itertools.product(pos, neg)]))
+
+
+def test_influence_curve_ci_equals_hand_computation():
+    # cvAUC's ci.cvAUC written out with loops: IC of a positive = (share of the fold's negatives
+    # scored lower - fold AUC) / P(Y=1); of a negative = (share of positives scored higher - AUC) / P(Y=0)
+    x, y, tests = _cohort(n=60, repeats=1)
+    scores = np.round(x, 1)  # ties on purpose
+    folds = [Fold(r, t, scores[t], 0.5) for r, t in tests]
+    pi1 = y.mean()
+    aucs, sq = [], []
+    for _, t in tests:
+        yt, st = y[t], scores[t]
+        pos, neg = st[yt == 1], st[yt == 0]
+        auc = _brute_auc(pos, neg)
+        aucs.append(auc)
+        ic = [((np.mean([(s > b) + 0.5 * (s == b) for b in neg]) - auc) / pi1) if lab == 1
+              else ((np.mean([(a > s) + 0.5 * (a == s) for a in pos]) - auc) / (1 - pi1))
+              for s, lab in zip(st, yt)]
+        sq.append(np.mean(np.square(ic)))
+    se = math.sqrt(np.mean(sq) / y.size)
+    res = influence_curve_ci(y, folds)
+    assert res["value"] == pytest.approx(np.mean(aucs), abs=1e-12)
+    assert res["se"] == pytest.approx(se, abs=1e-12)
+    assert res["lo"] == pytest.approx(np.mean(aucs) - norm.ppf(0.975) * se, abs=1e-12)
+
+
+def test_cv_delong_equals_brute_force_delong_per_fold():
+    x, y, tests = _cohort(n=80, repeats=2)
+    rng = np.random.default_rng(5)
+    a_scores, b_scores = x + rng.normal(0, 0.5, x.size), x + rng.normal(0, 1.5, x.size)
+    fa = [Fold(r, t, a_scores[t], 0.5) for r, t in tests]
+    fb = [Fold(r, t, b_scores[t], 0.5) for r, t in tests]
+
+    def fold_delong(t):  # DeLong 1988 structural components by double loops
+        yt = y[t]
+        comps = []
+        for s in (a_scores[t], b_scores[t]):
+            pos, neg = s[yt == 1], s[yt == 0]
+            v10 = np.array([np.mean([(p > q) + 0.5 * (p == q) for q in neg]) for p in pos])
+            v01 = np.array([np.mean([(p > q) + 0.5 * (p == q) for p in pos]) for q in neg])
+            comps.append((v10, v01))
+        (a10, a01), (b10, b01) = comps
+        var = (np.var(a10 - b10, ddof=1) / a10.size) + (np.var(a01 - b01, ddof=1) / a01.size)
+        return a10.mean() - b10.mean(), var
+
+    per_repeat = {}
+    for r, t in tests:
+        per_repeat.setdefault(r, []).append(fold_delong(t))
+    diffs = [np.mean([d for d, _ in cells]) for cells in per_repeat.values()]
+    ses = [math.sqrt(sum(v for _, v in cells)) / len(cells) for cells in per_repeat.values()]
+    res = cv_delong(y, fa, fb, n_resamples=200, seed=0)
+    assert res["auroc_difference"] == pytest.approx(np.mean(diffs), abs=1e-12)
+    assert res["se"] == pytest.approx(np.mean(ses), abs=1e-12)
+    assert res["p_value"] == pytest.approx(2 * norm.sf(abs(np.mean(diffs) / np.mean(ses))), rel=1e-9)
+    assert res["ci"][0] < res["auroc_difference"] < res["ci"][1]
+
+
+def test_majority_baseline_is_exactly_half_with_no_slope_in_cv():
+    _, y, tests = _cohort(n=150, repeats=2)
+    # a constant per fold, different between folds (the training prevalence of each fold)
+    folds = [Fold(r, t, np.full(t.size, 0.3 + 0.01 * k), 0.5) for k, (r, t) in enumerate(tests)]
+    s = cv_summarize(y, folds, n_resamples=200, seed=0)
+    assert s["auroc"]["value"] == 0.5 and s["auroc"]["ci"] == [0.5, 0.5]
+    assert s["calibration_slope"]["value"] is None and s["calibration_slope"]["ci"] == [None, None]
+    assert s["calibration_slope"]["undefined_resamples"] == 200
+    assert s["calibration_intercept"]["value"] is not None
+
+
+def test_repeating_the_same_folds_does_not_narrow_the_intervals():
+    # pooling R copies of the same predictions shrank the CI by sqrt(R); the honest one cannot
+    x, y, tests = _cohort(n=150, repeats=1)
+    once = [Fold(0, t, 1 / (1 + np.exp(-x[t])), 0.5) for _, t in tests]
+    twice = once + [Fold(1, f.index, f.p, f.threshold) for f in once]
+    a = cv_summarize(y, once, n_resamples=300, seed=3)
+    b = cv_summarize(y, twice, n_resamples=300, seed=3)
+    for name in ("auroc", "brier", "calibration_slope", "recall"):
+        assert b[name]["value"] == pytest.approx(a[name]["value"], abs=1e-12)
+        assert b[name]["ci"] == pytest.approx(a[name]["ci"], abs=1e-12)
+    assert b["auroc"]["ci_influence_curve"] == pytest.approx(a["auroc"]["ci_influence_curve"], abs=1e-12)
+    assert b["n"] == a["n"] == y.size
+
+
+def test_cv_metrics_are_means_of_per_repeat_values():
+    from clinpred.core.evaluation.metrics import binary_metrics
+
+    x, y, tests = _cohort(n=120, repeats=2)
+    p = 1 / (1 + np.exp(-x))
+    folds = [Fold(r, t, p[t], 0.4) for r, t in tests]
+    s = cv_summarize(y, folds, n_resamples=200, seed=0)
+    fold_auc = {r: [] for r in (0, 1)}
+    brier = {r: [] for r in (0, 1)}
+    for r, t in tests:
+        fold_auc[r].append(binary_metrics(y[t], p[t], 0.4)["auroc"])
+    for r in (0, 1):
+        idx = np.concatenate([t for rr, t in tests if rr == r])
+        brier[r] = binary_metrics(y[idx], p[idx], 0.4)["brier"]
+    assert s["auroc"]["value"] == pytest.approx(np.mean([np.mean(v) for v in fold_auc.values()]), abs=1e-12)
+    assert s["brier"]["value"] == pytest.approx(np.mean(list(brier.values())), abs=1e-12)
+
+
+def test_group_bootstrap_draws_whole_groups():
+    from clinpred.core.evaluation.cv_estimate import cluster_weights
+
+    groups = np.repeat(np.arange(10), 3)
+    w = cluster_weights(np.zeros(30), groups, 50, seed=1)
+    for row in w:
+        assert (row.reshape(10, 3) == row.reshape(10, 3)[:, :1]).all()  # a group's rows move together
+        assert row.sum() == 30
