@@ -8,6 +8,8 @@ only inside a training part (:func:`oversample_minority`).
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Sequence
 
 import numpy as np
@@ -104,7 +106,8 @@ def cv_splits(
     out = []
     for number, (rest, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
         repeat, fold = divmod(number, k)
-        n_val = max(2, int(round(val_fraction * len(rest))))
+        # at least one patient of the rarer class in expectation, so the stratified draw has one
+        n_val = max(2, int(round(val_fraction * len(rest))), math.ceil(len(rest) / np.bincount(y[rest]).min()))
         state = int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0])
         train, val = train_test_split(rest, test_size=n_val, stratify=y[rest], random_state=state)
         split = Split(f"r{repeat}f{fold}", repeat, fold, np.sort(train), np.sort(val), np.sort(test))

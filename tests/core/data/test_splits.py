@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from clinpred.core.errors import DataError
@@ -51,6 +52,7 @@ def test_holdout_properties(y: np.ndarray, seed: int) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(labels_strategy, st.integers(2, 5), st.integers(1, 2), st.integers(0, 2**31 - 1))
+@example(np.array([1] * 10 + [0] * 30), 2, 1, 0)  # a 2-patient validation part drew no positive once
 def test_cv_properties(y: np.ndarray, k: int, repeats: int, seed: int) -> None:
     if min(y.sum(), len(y) - y.sum()) < 2 * k:
         with pytest.raises(DataError, match=f"{k}-fold cross-validation needs at least {2 * k}"):
@@ -70,7 +72,9 @@ def test_cv_properties(y: np.ndarray, k: int, repeats: int, seed: int) -> None:
             _assert_stratified(s.test, everyone, 1 / k, y)
             rest = np.concatenate([s.train, s.val])
             val_fraction = len(s.val) / len(rest)
-            assert val_fraction == pytest.approx(0.125, abs=0.5 / len(rest) + 1e-9) or len(s.val) == 2
+            # 12.5% of the rest, but at least 2 patients and enough for one of the rarer class
+            floor = max(2, math.ceil(len(rest) / np.bincount(y[rest]).min()))
+            assert val_fraction == pytest.approx(0.125, abs=0.5 / len(rest) + 1e-9) or len(s.val) == floor
             _assert_stratified(s.val, rest, val_fraction, y)
             _assert_stratified(s.train, rest, 1 - val_fraction, y)
     again = cv_splits(y, k=k, repeats=repeats, seed=seed)
