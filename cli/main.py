@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> Any:
         from clinpred.core.models.blas import activate
 
         activate()  # an optimized BLAS for MLX, loaded before mlx is imported (CLINPRED_NO_BLAS=1: off)
-        return cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))
+        result = cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))
+        if isinstance(result, int) and not isinstance(result, bool) and result:
+            sys.exit(result)  # ctx.exit(N) returns N when not standalone (e.g. a run with failed models)
+        return result
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

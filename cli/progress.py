@@ -29,6 +29,8 @@ class RunConsole:
             d = event.data
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
                                f"{len(d['models'])} model(s): {', '.join(d['models'])}")
+        elif event.kind == "warning":
+            self.console.print(f"[yellow]Warning[/]: {event.message}", highlight=False)
         elif event.kind == "unit-start":
             self.console.print(f"  {event.unit} ...")
         elif event.kind == "unit-skip":

@@ -12,7 +12,8 @@ class Event:
     """Something that happened in a run.
 
     kinds: ``run-start``, ``unit-start``, ``unit-skip`` (resumed), ``unit-done``, ``unit-failed``,
-    ``model-load``, ``train-progress``, ``score-progress``, ``message``, ``run-done``.
+    ``model-load``, ``train-progress``, ``score-progress``, ``message``, ``warning`` (shown unless -q),
+    ``run-done``.
     """
 
     kind: str
