@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from clinpred.cli.bounded import BoundedInt
 from clinpred.cli.context import app
+from clinpred.core import bounds as B
 
 
 @click.command()
@@ -14,7 +16,7 @@ from clinpred.cli.context import app
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id, p_yes, predicted, answer, threshold (+ label).")
 @click.option("--split", metavar="SPLIT", help="Which split's adapter and threshold (required for cross-validated runs).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The run's model_configs.toml, if it is not found where the run recorded it.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Patients scored at once (default: the run's score_batch_size).")
+@click.option("--batch-size", type=BoundedInt(B.BATCH_SIZE), help="Patients scored at once (default: the run's score_batch_size).")
 @click.pass_context
 def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, split: str | None,
             config_path: str | None, batch_size: int | None) -> None:
