@@ -27,18 +27,19 @@ def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, s
 
     from clinpred.core.models.models import load_model
     from clinpred.core.data.dataset import load_new_patients
-    from clinpred.core.run.predict import plan_prediction, predict_patients, write_predictions
+    from clinpred.core.run.predict import base_model, plan_prediction, predict_patients, write_predictions
 
     state = app(ctx)
     setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)
     family = state.registry.family(setup.family)
     dataset, labels = load_new_patients(data, setup.schema)
+    source = base_model(setup, [entry for _, entry in state.registry.catalog()])
     console = Console(stderr=True)
     quiet = state.verbosity < 0
     if not quiet:
         console.print(f"{model}/{setup.split}: {len(dataset.ids)} patients, threshold {setup.threshold:.4f}; "
-                      f"loading {setup.source} + adapter {setup.adapter_dir}")
-    loaded = load_model(setup.source, precision=setup.precision, adapter_path=setup.adapter_dir)
+                      f"loading {setup.catalog or source} + adapter {setup.adapter_dir}")
+    loaded = load_model(source, precision=setup.precision, adapter_path=setup.adapter_dir)
     with Progress(TextColumn("  scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("score", total=len(dataset.ids))
