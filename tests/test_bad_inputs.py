@@ -359,3 +359,11 @@ def test_report_on_a_full_disk_leaves_no_report_files(fail_at: int, tmp_path: Pa
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert "No space left on device" in result.err and "Traceback" not in result.err
     assert sorted(p.name for p in out.iterdir()) == before  # no report_files/, report.md or lock left
+
+
+def test_top_level_help_says_how_the_default_model_is_obtained_and_where_runs_go() -> None:
+    """Item 10: the help said 'offline' while the README said 'fetched once from PyPI'."""
+    result = clinpred("--help")
+    assert result.code == 0
+    assert "fetched once from PyPI" in result.out and "offline" in result.out
+    assert "runs/run-YYYYmmdd-HHMMSS" in result.out

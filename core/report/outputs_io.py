@@ -208,6 +208,9 @@ def read_run_outputs(run_dir: Path) -> OutputsSource:
 
     if not _is_run_dir(run_dir):
         raise DataError(f"{run_dir}: not a run directory (no run.json or predictions/); give RUN_DIR of `clinpred run`")
+    from clinpred.core.report.unfinished import refuse_unfinished
+
+    refuse_unfinished(run_dir, "diagnose")  # an empty table with exit 0 said nothing
     entries, task = _run_context(run_dir)
     files = {p.stem: p for p in sorted((run_dir / "predictions").glob("*.jsonl"))}
     models: list[ModelOutputs] = []
