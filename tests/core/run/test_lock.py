@@ -112,3 +112,27 @@ def test_report_takes_the_lock_too(tmp_path: Path, small_csv: Path) -> None:
         sleeper.wait()
     assert result.code == 2 and "is being written by" in result.err
     assert not (out / "report.md").exists()
+
+
+def test_a_writer_killed_with_kill_9_leaves_a_lock_the_next_writer_takes_over(tmp_path: Path, small_csv: Path) -> None:
+    """A real second process holds the lock; after kill -9 its lock is stale and --resume proceeds."""
+    import signal
+
+    out = tmp_path / "R"
+    args = ("run", "--baselines-only", "--data", str(small_csv), "--out", str(out))
+    assert clinpred(*args).code == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom clinpred.core.run.lock import RunLock\n"
+         "RunLock(sys.argv[1], 'clinpred run').acquire()\nprint('locked', flush=True)\ntime.sleep(120)\n", str(out)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        refused = clinpred(*args, "--resume")
+        assert refused.code == 2 and f"pid {holder.pid}" in refused.err, refused.err
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert read_lock(out)["pid"] == holder.pid  # left behind by kill -9
+    resumed = clinpred(*args, "--resume")
+    assert resumed.code == 0, resumed.err
+    assert not (out / LOCK_NAME).exists()
