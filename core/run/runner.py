@@ -165,7 +165,8 @@ class Runner:
         kinds = {**{b: "baseline" for b in req.baselines}, **{p.name: "llm" for p in req.plans}}
         metrics = self._aggregate(dataset, splits, results, kinds, failed)
         seconds = time.perf_counter() - start
-        prune_stale(self.rundir, names, [n for n, m in metrics["models"].items() if m.get("status") == "done"])
+        if req.resume:  # only in a directory known to hold a run of ours: never touch a user's files
+            prune_stale(self.rundir, names, [n for n, m in metrics["models"].items() if m.get("status") == "done"])
         self.rundir.write_json(self.rundir.metrics_json, metrics)
         self.rundir.write_json(self.rundir.run_json, {**run_info, "status": "complete", "seconds": seconds,
                                                       "failed": failed})

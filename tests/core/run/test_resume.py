@@ -79,12 +79,22 @@ def test_a_failed_plugin_on_resume_is_not_a_settings_change() -> None:
 def test_stale_files_of_models_outside_the_run_are_removed(tmp_path: Path, small_csv: Path) -> None:
     """Issue 17, item 3: readers (report, diagnose, predict) must not pick up another run's model."""
     out = tmp_path / "R"
-    out.mkdir(mode=0o700)
+    config = _config(tmp_path, "a.toml", ["majority"], 200)
+    args = ("run", "--baselines-only", "--config", str(config), "--data", str(small_csv), "--out", str(out))
+    assert clinpred(*args).code == 0
     for rel in ("predictions/old-model.jsonl", "units/old-model/holdout.json", "adapters/old-model/adapters.safetensors"):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text("{}\n")
-    config = _config(tmp_path, "a.toml", ["majority"], 200)
-    assert clinpred("run", "--baselines-only", "--config", str(config), "--data", str(small_csv), "--out", str(out)).code == 0
+    assert clinpred(*args, "--resume").code == 0
     assert not (out / "predictions" / "old-model.jsonl").exists()
     assert not (out / "units" / "old-model").exists() and not (out / "adapters" / "old-model").exists()
     assert (out / "predictions" / "majority.jsonl").is_file()
+
+
+def test_a_fresh_run_never_removes_files_it_did_not_write(tmp_path: Path, small_csv: Path) -> None:
+    out = tmp_path / "project"
+    (out / "predictions").mkdir(parents=True)
+    (out / "predictions" / "my-notes.jsonl").write_text("{}\n")
+    config = _config(tmp_path, "a.toml", ["majority"], 200)
+    assert clinpred("run", "--baselines-only", "--config", str(config), "--data", str(small_csv), "--out", str(out)).code == 0
+    assert (out / "predictions" / "my-notes.jsonl").read_text() == "{}\n"
