@@ -8,6 +8,7 @@ RUN_DIR/adapters/NAME[/SPLIT]/   adapters.safetensors + adapter_config.json
 RUN_DIR/splits.json              the split manifest (ids per part)
 RUN_DIR/units/NAME/SPLIT.json    one completed (model, split) unit; --resume skips these
 RUN_DIR/status.json              what is running now (for `clinpred status`)
+RUN_DIR/.lock                    the one writer's pid, host, start time (core/run/lock.py)
 ```
 
 Every file is written atomically; the directory is readable by its owner only.
