@@ -19,6 +19,7 @@ import numpy as np
 from attrs import define, field
 
 from clinpred.core.errors import DataError
+from clinpred.core.data.levels import check_levels
 from clinpred.core.data.schema import DatasetSchema, FeatureSpec, _norm
 from clinpred.core.data.tableread import TextTable, parse_table, read_file_bytes
 from clinpred.core.values import FeatureValue, Record
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 MIN_PER_CLASS = 10
 #: Above this fraction of missing values, a column gets a warning.
 HEAVY_MISSING = 0.30
-#: a categorical feature with more levels than this is a warning; with more than MAX_LEVELS, an error
-MANY_LEVELS = 50
-MAX_LEVELS = 1000
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -275,7 +273,7 @@ def _validate(
                 "fill it or remove it from the schema"
             )
         if spec.kind == "categorical":
-            warnings.extend(_check_levels(values, spec, name))
+            warnings.extend(check_levels(values, spec, name))
         if n_missing / table.n_rows > HEAVY_MISSING:
             warnings.append(
                 f"column {spec.name!r}: {n_missing / table.n_rows:.0%} of values are missing "
@@ -383,20 +381,3 @@ def _feature_column(table: TextTable, spec: FeatureSpec, name: str) -> tuple[lis
                 f"({_show_values(levels)}); use kind = \"categorical\" or fix the values"
             )
     return out, n_missing
-
-
-def _check_levels(values: list[Any], spec: FeatureSpec, name: str) -> list[str]:
-    """Refuse (or warn about) a categorical feature with so many levels that one-hot encoding it
-    would make the baselines run for a very long time: usually an id, free text or a number."""
-    levels = {v for v in values if isinstance(v, str)}
-    if len(levels) <= MANY_LEVELS:
-        return []
-    numeric = all(_NUMBER.match(v) for v in levels)
-    how = ('its values are numbers: declare it kind = "numeric" in its features entry of the dataset schema'
-           if numeric else "remove it from the dataset schema's features if it is an identifier or free text, "
-           "or group its values into fewer levels")
-    if len(levels) > MAX_LEVELS:
-        raise DataError(f"{name}: categorical feature column {spec.name!r} has {len(levels)} distinct values "
-                        f"(at most {MAX_LEVELS} are allowed; each becomes a one-hot column); {how}")
-    return [f"column {spec.name!r}: categorical with {len(levels)} distinct values (each becomes a one-hot column "
-            f"for the baselines, which is slow and overfits); {how}"]
