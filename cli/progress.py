@@ -17,10 +17,14 @@ class RunConsole:
         self.console = Console(stderr=True)
         self._progress: Any = None
         self._task: Any = None
+        self._task_kind: str | None = None  # "training" or the phase the bar shows
 
     def __call__(self, event: Event) -> None:
         if event.kind == "train-progress":
             self._train(event)
+            return
+        if event.kind == "phase-progress":
+            self._phase(event)
             return
         self._stop_bar()
         if self.verbosity < 0 and event.kind != "unit-failed":
@@ -29,6 +33,8 @@ class RunConsole:
             d = event.data
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
                                f"{len(d['models'])} model(s): {', '.join(d['models'])}")
+        elif event.kind == "warning":
+            self.console.print(f"[yellow]Warning[/]: {event.message}", highlight=False)
         elif event.kind == "unit-start":
             self.console.print(f"  {event.unit} ...")
         elif event.kind == "unit-skip":
@@ -49,7 +55,10 @@ class RunConsole:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         d = event.data
+        if self._progress is not None and self._task_kind != "training":
+            self._stop_bar()  # the frozen-trunk cache is built; training starts
         if self._progress is None:
+            self._task_kind = "training"
             self._progress = Progress(
                 TextColumn("    training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=self.console, transient=True,
@@ -65,10 +74,29 @@ class RunConsole:
             info += f"  val AUROC {d['val_auroc']:.3f}"
         self._progress.update(self._task, completed=d.get("step", 0), total=d.get("total") or 1, info=info)
 
+    def _phase(self, event: Event) -> None:
+        """A preparation phase (building the frozen-trunk cache) with its own bar and ETA."""
+        if self.verbosity < 0:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        d = event.data
+        if self._progress is None or self._task_kind != d.get("phase"):
+            self._stop_bar()
+            self._progress = Progress(
+                TextColumn(f"    {d.get('phase', 'preparing')}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("examples"), TimeRemainingColumn(), console=self.console, transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("phase", total=d.get("total") or 1)
+            self._task_kind = d.get("phase")
+        self._progress.update(self._task, completed=d.get("done", 0), total=d.get("total") or 1)
+
     def _stop_bar(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+            self._task_kind = None
 
     def close(self) -> None:
         self._stop_bar()

@@ -11,7 +11,9 @@ from typing import Any
 import attrs
 import click
 
+from clinpred.cli.bounded import BoundedInt
 from clinpred.cli.context import app
+from clinpred.core import bounds as B
 from clinpred.cli.output import print_table
 from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_rows
 
@@ -54,10 +56,10 @@ def _preflight(plans: list[Any]) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
 @click.option("--data", type=click.Path(dir_okay=False), help="A CSV/TSV/Parquet/Excel file following the dataset schema (default: the synthetic cohort).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
-@click.option("--cv", type=click.IntRange(min=2), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
-@click.option("--repeats", type=click.IntRange(min=1), help="Repeats of the k-fold cross-validation.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for splits, sampling and training.")
-@click.option("--iters", type=click.IntRange(min=1), help="Training iterations for every LLM (overrides the config).")
+@click.option("--cv", type=BoundedInt(B.CV_FOLDS), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
+@click.option("--repeats", type=BoundedInt(B.CV_REPEATS), help="Repeats of the k-fold cross-validation.")
+@click.option("--seed", type=BoundedInt(B.SEED), help="Seed for splits, sampling and training.")
+@click.option("--iters", type=BoundedInt(B.NUM_ITERS), help="Training iterations for every LLM (overrides the config).")
 @click.option("--baselines-only", is_flag=True, help="Only the classical baselines.")
 @click.option("--no-baselines", is_flag=True, help="Only the LLMs.")
 @click.option("--generate/--no-generate", default=None, help="Also generate answers and parse them (default: config).")
@@ -135,5 +137,6 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     if ceiling is not None:
         click.echo(f"Bayes-optimal AUROC of this cohort (no model can beat it on average): {ceiling:.3f}")
     click.echo(f"Results: {summary.out}  (metrics.json, predictions/, run.json)")
-    if summary.failed:
+    if summary.failed:  # scripts read the exit status: any failed model or baseline is exit 1
         click.echo(f"{len(summary.failed)} model(s) failed; see the table above.", err=True)
+        ctx.exit(1)

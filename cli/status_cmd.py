@@ -24,6 +24,8 @@ def duration(seconds: float | None) -> str:
 
 def _current_line(current: dict[str, Any]) -> str:
     parts = [current.get("unit", "?")]
+    if current.get("phase"):  # a preparation phase, e.g. building the frozen-trunk cache
+        parts.append(f"building the {current['phase']}: {current.get('done', '?')}/{current.get('total', '?')} examples")
     if current.get("step") is not None:
         parts.append(f"step {current['step']}/{current.get('total', '?')}")
     if isinstance(current.get("loss"), (int, float)):
@@ -39,7 +41,7 @@ def _current_line(current: dict[str, Any]) -> str:
 
 def _print(s: dict[str, Any]) -> None:
     proc = {True: "alive", False: "not running", None: "unknown"}[s["process_alive"]]
-    head = f"Run {s['run_dir']}: {s['state']}"
+    head = f"Run {s['run_dir']}: {s.get('summary', s['state'])}"
     if s["pid"] is not None and s["state"] != "complete":
         head += f" (pid {s['pid']} {proc})"
     if s["state"] == "complete" and s["seconds"] is not None:
@@ -59,7 +61,8 @@ def _print(s: dict[str, Any]) -> None:
         click.echo(f"  current: {_current_line(s['current'])}")
     eta = s["eta"]
     if s["state"] == "running" and (eta["current_unit_seconds"] is not None or eta["run_seconds"] is not None):
-        text = f"  ETA: current unit's training {duration(eta['current_unit_seconds'])}"
+        what = f"the {s['current']['phase']}" if (s["current"] or {}).get("phase") else "current unit's training"
+        text = f"  ETA: {what} {duration(eta['current_unit_seconds'])}"
         if eta["run_seconds"] is not None:
             text += f"; run at least {duration(eta['run_seconds'])}" if eta["units_without_estimate"] else \
                 f"; run ~{duration(eta['run_seconds'])}"

@@ -53,4 +53,10 @@ class TrainingError(ClinpredError):
 
 
 class RunError(ClinpredError):
-    """A run directory is inconsistent, locked, or cannot be written."""
+    """A run directory is inconsistent or cannot be written at run time."""
+
+
+class RunDirectoryError(UserError):
+    """The user's choice of run directory is wrong: --out already holds a run, --resume of a
+    directory with no run or of a run with other data or settings, an --out that cannot be
+    created, or a directory another process is writing (exit status 2)."""

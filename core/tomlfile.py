@@ -32,6 +32,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a UTF-8 text file; give a TOML config") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config (arrays or tables inside each other "
+                          "thousands of levels deep); give a TOML config") from None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -100,8 +100,8 @@ class Registry:
         try:
             plugin = candidate.load()
         except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break clinpred
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
+            # SystemExit / KeyboardInterrupt raised by the plugin's own code at import are
+            # a broken plugin too: it must not end clinpred silently with its exit code.
             info.status, info.error = "failed", f"error importing plugin: {_describe(exc)}"
             return info
         try:
@@ -114,7 +114,7 @@ class Registry:
         info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
         try:
             info.families = self._register_families(candidate.name)
-        except Exception as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() in a hook is a broken plugin too
             self._unregister(candidate.name)
             info.status, info.error = "failed", f"error registering families: {_describe(exc)}"
         return info

@@ -146,3 +146,224 @@ def test_config_loader_never_crashes(data: dict) -> None:
         assert "\n" not in str(exc)
     else:
         json.dumps([m.hyperparameters for m in config.models])
+
+
+# -- issue 17: reliability cases (items 5-9), plus others of the same classes -----------------------
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cohort") / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "120", "--seed", "5", "-o", str(path)).code == 0
+    return path
+
+
+@pytest.mark.parametrize("nesting", ["array", "inline-table"])
+def test_deeply_nested_toml_is_one_line(nesting: str, tmp_path: Path) -> None:
+    """Item 5: 100,000 levels of nesting used to end in a RecursionError traceback."""
+    depth = 100_000
+    value = "[" * depth + "]" * depth if nesting == "array" else "{a=" * depth + "1" + "}" * depth
+    config = tmp_path / "deep.toml"
+    config.write_text(f"[evaluation]\nseed = {value}\n")
+    result = clinpred("run", "--config", str(config), "--out", str(tmp_path / "run"))
+    _one_clean_line(result)
+    assert "nested too deeply" in result.err and not (tmp_path / "run").exists()
+
+
+def test_deeply_nested_json_outputs_are_one_line(tmp_path: Path) -> None:
+    raw = tmp_path / "outputs.jsonl"
+    raw.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    result = clinpred("diagnose", str(raw))
+    _one_clean_line(result)
+    assert "nested too deeply" in result.err
+
+
+def test_deeply_nested_run_json_is_one_line(tmp_path: Path, cohort: Path) -> None:
+    out = tmp_path / "run"
+    assert clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(out)).code == 0
+    (out / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = clinpred("predict", str(out), "--model", "m", "--data", str(cohort), "-o", str(tmp_path / "p.csv"))
+    _one_clean_line(result)
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "--baselines-only", "--seed", str(2**32)),
+    ("baselines", "--seed", str(2**32)),
+    ("run", "--iters", "100000000000000000"),
+    ("run", "--baselines-only", "--cv", "1000"),
+    ("run", "--baselines-only", "--cv", "5", "--repeats", "100000"),
+    ("data", "synth", "--seed", str(2**32), "-o", "never.csv"),
+    ("data", "synth", "--n", str(10**12), "-o", "never.csv"),
+], ids=["run-seed", "baselines-seed", "iters", "cv", "repeats", "synth-seed", "synth-n"])
+def test_out_of_range_options_are_refused_up_front(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Item 6: --seed above 2**32-1 used to make every baseline fail at run time (exit 0)."""
+    result = clinpred(*args, "--out", str(tmp_path / "run")) if args[0] != "data" else clinpred(*args)
+    assert result.code == 2, result.err
+    assert "is out of range; it must be between" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "run").exists() and not Path("never.csv").exists()
+
+
+def test_the_largest_seed_runs(tmp_path: Path, cohort: Path) -> None:
+    """The bound is inclusive, and per-split seeds (seed + k) stay inside numpy's range."""
+    result = clinpred("run", "--baselines-only", "--data", str(cohort), "--cv", "3", "--seed", str(2**32 - 1),
+                      "--out", str(tmp_path / "run"))
+    assert result.code == 0, result.err
+
+
+@pytest.mark.parametrize("where", [0.5, 0.99])
+def test_a_nul_byte_anywhere_in_a_text_file_is_refused(where: float, tmp_path: Path, cohort: Path) -> None:
+    """Item 6: a NUL beyond the first 8 KiB used to become part of a category level."""
+    big = tmp_path / "big.csv"
+    assert clinpred("data", "synth", "--n", "1000", "-o", str(big)).code == 0
+    text = big.read_text()
+    cut = text.index("\n", int(len(text) * where)) + 3  # inside a data row
+    assert cut > 8192  # past the start that the binary-file check looks at
+    bad = tmp_path / "nul.csv"
+    bad.write_text(text[:cut] + "\x00" + text[cut:])
+    for args in (("data", "check", str(bad)), ("run", "--baselines-only", "--data", str(bad), "--out", str(tmp_path / "r"))):
+        result = clinpred(*args)
+        _one_clean_line(result)
+        assert "NUL byte" in result.err and "line " in result.err
+    assert not (tmp_path / "r").exists()
+
+
+def _with_levels(cohort: Path, dest: Path, n_levels: int, rows: int, numeric: bool = False) -> Path:
+    import pandas as pd
+
+    from clinpred.core.data.synthetic import cohort_csv, generate_cohort
+
+    frame, _ = generate_cohort(n=rows, seed=9)
+    frame["country"] = [(f"{k % n_levels}" if numeric else f"site-{k % n_levels}") for k in range(rows)]
+    dest.write_bytes(cohort_csv(pd.DataFrame(frame)))
+    return dest
+
+
+@pytest.mark.parametrize("numeric", [False, True], ids=["text", "numbers"])
+def test_a_categorical_with_thousands_of_levels_is_refused_with_the_count(numeric: bool, tmp_path: Path,
+                                                                          cohort: Path) -> None:
+    """Item 6: it used to run for many minutes without a word."""
+    bad = _with_levels(cohort, tmp_path / "levels.csv", 3000, 3000, numeric)
+    result = clinpred("run", "--baselines-only", "--data", str(bad), "--out", str(tmp_path / "r"))
+    _one_clean_line(result)
+    assert "'country' has 3000 distinct values" in result.err
+    assert ('kind = "numeric"' in result.err) == numeric
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_categorical_with_many_levels_is_a_warning_in_run(tmp_path: Path, cohort: Path) -> None:
+    data = _with_levels(cohort, tmp_path / "levels.csv", 80, 240)
+    result = clinpred("run", "--baselines-only", "--data", str(data), "--out", str(tmp_path / "r"))
+    assert result.code == 0, result.err
+    assert "Warning: column 'country': categorical with 80 distinct values" in result.err
+
+
+@pytest.mark.parametrize("statement", ["import sys\nsys.exit(3)\n", "raise SystemExit(0)\n", "raise KeyboardInterrupt\n"],
+                         ids=["sys.exit(3)", "SystemExit(0)", "KeyboardInterrupt"])
+def test_a_plugin_that_exits_at_import_is_a_broken_plugin(statement: str, tmp_path: Path) -> None:
+    """Item 7: `clinpred --plugin p.py families` used to print nothing and exit with the plugin's code."""
+    plugin = tmp_path / "exiting.py"
+    plugin.write_text(statement)
+    result = clinpred("--plugin", str(plugin), "families")
+    assert result.code == 0 and "smollm" in result.out
+    assert "plugin 'exiting' failed: error importing plugin:" in result.err
+    strict = clinpred("--strict-plugins", "--plugin", str(plugin), "families")
+    assert strict.code == 1 and "plugin 'exiting'" in strict.err.splitlines()[-1]
+
+
+def test_too_many_folds_names_the_short_class(tmp_path: Path) -> None:
+    """Item 8: 72 positives / 48 negatives with --cv 100 used to say "positive ... the data has 48"."""
+    import pandas as pd
+
+    from clinpred.core.data.synthetic import cohort_csv, generate_cohort
+
+    frame, _ = generate_cohort(n=400, seed=3)
+    frame = pd.concat([frame[frame.manual_removal == 1].head(72), frame[frame.manual_removal == 0].head(48)])
+    data = tmp_path / "c.csv"
+    data.write_bytes(cohort_csv(frame))
+    result = clinpred("run", "--baselines-only", "--data", str(data), "--cv", "30", "--out", str(tmp_path / "r"))
+    _one_clean_line(result)
+    assert "needs at least 60 negative patients; the data has 48 (72 positive, 48 negative)" in result.err
+
+
+def _run_ok(cohort: Path, out: Path) -> None:
+    assert clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(out)).code == 0
+
+
+def test_resume_on_other_data_is_exit_2(tmp_path: Path, cohort: Path) -> None:
+    """Item 9: the user's own mistakes about a run directory are bad input (exit 2), not exit 1."""
+    out = tmp_path / "run"
+    _run_ok(cohort, out)
+    other = tmp_path / "other.csv"
+    assert clinpred("data", "synth", "--n", "120", "--seed", "6", "-o", str(other)).code == 0
+    result = clinpred("run", "--baselines-only", "--data", str(other), "--out", str(out), "--resume")
+    _one_clean_line(result)
+    assert "data file (sha256) differ" in result.err
+
+
+def test_resume_on_a_directory_with_no_run_is_exit_2(tmp_path: Path, cohort: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(tmp_path / "empty"), "--resume")
+    _one_clean_line(result)
+    assert "holds no run to resume" in result.err
+
+
+def test_out_that_already_holds_a_run_is_exit_2(tmp_path: Path, cohort: Path) -> None:
+    out = tmp_path / "run"
+    _run_ok(cohort, out)
+    result = clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(out))
+    _one_clean_line(result)
+    assert "already holds a run" in result.err
+
+
+@pytest.mark.parametrize("error", ["EROFS", "EACCES"])
+def test_a_read_only_out_is_exit_2(error: str, tmp_path: Path, cohort: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args, **kwargs):  # a read-only file system (tests may run as root)
+        if tmp_path / "ro" in (self, *self.parents):
+            raise OSError(getattr(errno, error), os.strerror(getattr(errno, error)), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    result = clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(tmp_path / "ro" / "run"))
+    _one_clean_line(result)
+    assert "cannot create run directory" in result.err and "writable --out" in result.err
+
+
+@pytest.mark.parametrize("fail_at", [1, 3])
+def test_report_on_a_full_disk_leaves_no_report_files(fail_at: int, tmp_path: Path, cohort: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 8: a report that fails on a full disk used to leave an empty report_files/ behind."""
+    import errno
+
+    import clinpred.core.atomic as atomic
+
+    out = tmp_path / "run"
+    _run_ok(cohort, out)
+    before = sorted(p.name for p in out.iterdir())
+    real_fsync, calls = atomic.os.fsync, []
+    import os
+
+    def full_disk(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "/report_files/" in target or "/.report." in target:  # the report's figures and pages
+            calls.append(fd)
+            if len(calls) >= fail_at:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", full_disk)
+    result = clinpred("report", str(out))
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "No space left on device" in result.err and "Traceback" not in result.err
+    assert sorted(p.name for p in out.iterdir()) == before  # no report_files/, report.md or lock left
+
+
+def test_top_level_help_says_how_the_default_model_is_obtained_and_where_runs_go() -> None:
+    """Item 10: the help said 'offline' while the README said 'fetched once from PyPI'."""
+    result = clinpred("--help")
+    assert result.code == 0
+    assert "fetched once from PyPI" in result.out and "offline" in result.out
+    assert "runs/run-YYYYmmdd-HHMMSS" in result.out

@@ -19,6 +19,7 @@ import numpy as np
 from attrs import define, field
 
 from clinpred.core.errors import DataError
+from clinpred.core.data.levels import check_levels
 from clinpred.core.data.schema import DatasetSchema, FeatureSpec, _norm
 from clinpred.core.data.tableread import TextTable, parse_table, read_file_bytes
 from clinpred.core.values import FeatureValue, Record
@@ -274,6 +275,8 @@ def _validate(
                 f"{name}: feature column {spec.name!r} has no values (all {table.n_rows} rows missing); "
                 "fill it or remove it from the schema"
             )
+        if spec.kind == "categorical":
+            warnings.extend(check_levels(values, spec, name))
         if n_missing / table.n_rows > HEAVY_MISSING:
             warnings.append(
                 f"column {spec.name!r}: {n_missing / table.n_rows:.0%} of values are missing "

@@ -97,10 +97,11 @@ def cv_splits(
     counts = np.bincount(y, minlength=2)
     need = 2 * k
     if counts.min() < need:
-        cls = "positive" if counts[1] < need else "negative"
+        short = int(np.argmin(counts))  # the class that is short, and its own count
+        cls = "positive" if short == 1 else "negative"
         raise DataError(
             f"{k}-fold cross-validation needs at least {need} {cls} patients; the data has "
-            f"{counts.min()}: use fewer folds or the holdout split"
+            f"{counts[short]} ({counts[1]} positive, {counts[0]} negative): use fewer folds or the holdout split"
         )
     splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
     out = []

@@ -73,6 +73,11 @@ def parse_table(data: bytes, name: str, suffix: str = "") -> TextTable:
             f"{name}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "save the file as UTF-8 CSV"
         ) from None
+    nul = text.find("\x00")
+    if nul >= 0:  # beyond the first 8 KiB: it would silently become part of a cell
+        line = text.count("\n", 0, nul) + 1
+        raise DataError(f"{name}: line {line} contains a NUL byte (offset {nul}), which no text table has; "
+                        "remove it or export the file again as CSV")
     return _read_text(text, name, suffix)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from clinpred.core.errors import RenderError
-from clinpred.core.events import Event, EventSink
+from clinpred.core.events import Event, EventSink, phase_progress
 from clinpred.core.llm.rendering import TokenizedExample, tokenize_checked
 from clinpred.core.evaluation.thresholds import select_threshold
 from clinpred.core.values import FamilySpec, ParsedOutput, Prompt, Record, RenderedChat, TaskSpec
@@ -143,7 +143,8 @@ def run_llm_unit(
         emit(Event("train-progress", unit, data=progress.as_dict()))
 
     result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
-                        on_progress=on_progress, resume=resume, positive=task.positive, negative=task.negative)
+                        on_progress=on_progress, on_cache_progress=phase_progress(emit, unit, "frozen-trunk cache"),
+                        resume=resume, positive=task.positive, negative=task.negative)
 
     batch = int(hyper.get("score_batch_size", 8))
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]

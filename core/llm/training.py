@@ -93,6 +93,7 @@ def train_lora(
     out_dir: Path,
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    on_cache_progress: Callable[[int, int], None] | None = None,
     resume: bool = False,
     positive: str | None = None,
     negative: str | None = None,
@@ -146,7 +147,7 @@ def train_lora(
     trunk, trunk_note = trunk_cache.prepare(
         model, train, val, lora_layers=cfg.lora_layers, enabled=cfg.frozen_trunk_cache,
         budget_mb=cfg.trunk_cache_mb, batch_size=cfg.eval_batch_size,
-        passes=(total - resumed_from) * cfg.grad_accum * cfg.batch_size)
+        passes=(total - resumed_from) * cfg.grad_accum * cfg.batch_size, on_progress=on_cache_progress)
     start = trunk.start if trunk is not None else 0
 
     def loss_fn(model: Any, tokens: Any, flat: Any, targets: Any, w: Any, *hidden: Any) -> Any:

@@ -12,7 +12,7 @@ would not fit the memory budget, training takes the plain path and the reason is
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from attrs import define
 
@@ -62,8 +62,10 @@ def _reason_not_valid(model: Any, start: int) -> str | None:
     return None
 
 
-def _states(model: Any, items: Sequence[TrainItem], start: int, batch_size: int) -> Any:
-    """``(N, L_max, D)`` states entering block ``start``, in the order of ``items``."""
+def _states(model: Any, items: Sequence[TrainItem], start: int, batch_size: int,
+            on_batch: Callable[[int], None] | None = None) -> Any:
+    """``(N, L_max, D)`` states entering block ``start``, in the order of ``items``
+    (``on_batch(n)`` after each batch of ``n`` items)."""
     import mlx.core as mx
 
 
@@ -80,6 +82,8 @@ def _states(model: Any, items: Sequence[TrainItem], start: int, batch_size: int)
             n = items[i].example.answer_end
             rows[i] = mx.concatenate([hidden[r, :n], mx.zeros((width - n, hidden.shape[2]), hidden.dtype)]) \
                 if n < width else hidden[r]
+        if on_batch is not None:
+            on_batch(len(idx))
     out = mx.stack([rows[i] for i in range(len(items))])
     mx.eval(out)
     return out
@@ -99,8 +103,11 @@ def _check(model: Any, items: Sequence[TrainItem], states: Any, start: int) -> f
 
 
 def prepare(model: Any, train: Sequence[TrainItem], val: Sequence[TrainItem], *, lora_layers: int,
-            enabled: bool, budget_mb: float, batch_size: int, passes: int) -> tuple[TrunkCache | None, str]:
+            enabled: bool, budget_mb: float, batch_size: int, passes: int,
+            on_progress: Callable[[int, int], None] | None = None) -> tuple[TrunkCache | None, str]:
     """The trunk cache for ``model`` (adapters already applied), or None and why not.
+
+    ``on_progress(done, total)`` counts the examples whose states are built (for the live display).
 
     ``passes``: training examples the run will process (steps x micro-batches x batch size).
     Building the cache costs one pass of the lower blocks over every item, so a training of
@@ -125,8 +132,17 @@ def prepare(model: Any, train: Sequence[TrainItem], val: Sequence[TrainItem], *,
         if need_mb > budget_mb:
             return None, (f"frozen-trunk cache: off (the states would take {need_mb:.0f} MB > "
                           f"trunk_cache_mb = {budget_mb:g})")
-        train_states = _states(model, train, start, batch_size)
-        val_states = _states(model, val, start, batch_size) if val else None
+        total, done = len(train) + len(val), [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            if on_progress is not None:
+                on_progress(done[0], total)
+
+        if on_progress is not None:
+            on_progress(0, total)
+        train_states = _states(model, train, start, batch_size, advance)
+        val_states = _states(model, val, start, batch_size, advance) if val else None
         diff = _check(model, train, train_states, start)
         tol = CHECK_ATOL if probe.dtype == mx.float32 else 5e-2
         if not diff <= tol:

@@ -22,6 +22,17 @@ def home() -> Path:
     return base / "clinpred"
 
 
+def writable_home() -> Path:
+    """:func:`home`, refusing one that exists but is not a directory (one line, not an OSError)."""
+    from clinpred.core.errors import ModelError
+
+    path = home()
+    if path.exists() and not path.is_dir():
+        where = f"{HOME_ENV}={path}" if os.environ.get(HOME_ENV, "").strip() else str(path)
+        raise ModelError(f"the model cache {where} is a file, not a directory; point {HOME_ENV} at a folder")
+    return path
+
+
 def models_dir() -> Path:
     return home() / "models"
 

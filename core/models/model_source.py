@@ -84,6 +84,7 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
     if entry.hub_id is not None:
         return _pull_hub(entry.hub_id)
     report = progress or _noop
+    cache.writable_home()
     cache.downloads_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pull-", dir=cache.downloads_dir()) as tmp:
         if entry.gguf_chunks is not None:

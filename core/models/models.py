@@ -63,7 +63,7 @@ def _check_safetensors(file: Path) -> None:
                 raise ValueError("bad header length")
             header = json.loads(f.read(n))
         end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
         raise ModelError(f"{file}: corrupt safetensors file; download or convert the model again") from None
     if 8 + n + end > size:
         raise ModelError(

@@ -86,6 +86,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".json" and stripped.startswith("["):
         try:
             rows = json.loads(text)
+        except RecursionError:
+            raise DataError(f"{path}: JSON nested too deeply; give a list of flat JSON objects") from None
         except ValueError as exc:
             raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         bad = next((k for k, r in enumerate(rows) if not isinstance(r, dict)), None)
@@ -98,6 +100,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             row = json.loads(line)
+        except RecursionError:
+            raise DataError(f"{path}: line {number} is JSON nested too deeply; one flat JSON object per line") from None
         except ValueError as exc:
             raise DataError(f"{path}: line {number} is not valid JSON ({exc.msg}); one JSON object per line") from None
         if not isinstance(row, dict):
@@ -204,6 +208,9 @@ def read_run_outputs(run_dir: Path) -> OutputsSource:
 
     if not _is_run_dir(run_dir):
         raise DataError(f"{run_dir}: not a run directory (no run.json or predictions/); give RUN_DIR of `clinpred run`")
+    from clinpred.core.report.unfinished import refuse_unfinished
+
+    refuse_unfinished(run_dir, "diagnose")  # an empty table with exit 0 said nothing
     entries, task = _run_context(run_dir)
     files = {p.stem: p for p in sorted((run_dir / "predictions").glob("*.jsonl"))}
     models: list[ModelOutputs] = []

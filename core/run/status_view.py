@@ -143,9 +143,18 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
     current_left, run_left, unknown = _eta(units, current, now, updated, live)
     counts = {s: sum(1 for u in units.values() if u.get("state") == s) for s in (*UNIT_STATES, "interrupted")}
     started = status.get("started")
+    models = [n for n in (*run_info.get("baselines", []), *(m.get("name") for m in run_info.get("models", []))) if n]
+    failed_models = sorted(set(run_info.get("failed") or {})
+                           | {k.rsplit("/", 1)[0] for k, u in units.items() if u.get("state") == "failed"})
+    summary = state
+    if failed_models and state == "complete":  # "complete" alone hid that every LLM failed
+        every = set(models) | {k.rsplit("/", 1)[0] for k in units} | set(failed_models)
+        summary += f", {len(failed_models)} of {len(every)} models failed"
     return {
         "run_dir": str(run_dir),
         "state": state,
+        "summary": summary,  # e.g. "complete, 2 of 6 models failed"
+        "failed_models": failed_models,
         "recorded_state": recorded,
         "pid": pid,
         "process_alive": alive,

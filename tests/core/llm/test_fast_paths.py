@@ -124,3 +124,23 @@ def test_shared_prefix_length():
     assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # one token is left to score
     assert shared_prefix_length([[7], [7, 8]]) == 0
     assert shared_prefix_length([]) == 0
+
+
+def test_building_the_trunk_cache_reports_progress(tmp_path):
+    """Issue 17, item 10: the cache build is a phase the live display and status.json can show."""
+    from clinpred.core.events import phase_progress
+
+    model, tok = load_tiny("llama", layers=3)
+    train = separable_items(tok, "llama", 8)
+    val = separable_items(tok, "llama", 4, start=8)
+    events = []
+    report = phase_progress(events.append, "m/holdout", "frozen-trunk cache")
+    cfg = TrainConfig(**{**SETTINGS, "eval_batch_size": 3})
+    result = train_lora(model, tok, train, val, cfg, tmp_path / "a", positive="Yes", negative="No",
+                        on_cache_progress=report)
+    assert result.notes[0].startswith("frozen-trunk cache: on")
+    done = [e.data["done"] for e in events]
+    assert done[0] == 0 and done[-1] == 12 and done == sorted(done) and len(done) >= 4  # 8 + 4 items, batches of 3
+    assert {e.kind for e in events} == {"phase-progress"} and {e.unit for e in events} == {"m/holdout"}
+    assert all(e.data["total"] == 12 and e.data["phase"] == "frozen-trunk cache" for e in events)
+    assert events[0].data["eta_seconds"] is None and events[-1].data["eta_seconds"] == 0

@@ -71,7 +71,7 @@ def test_existing_run_is_not_overwritten_and_resume_skips_done_units(tmp_path: P
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
     before = _metrics(out)
     again = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out))
-    assert again.code == 1
+    assert again.code == 2  # the user's own mistake (issue 17, item 9)
     assert "already holds a run; continue it with --resume" in again.err
     resumed = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out), "--resume")
     assert resumed.code == 0, resumed.err
@@ -83,7 +83,8 @@ def test_resume_with_other_data_is_refused(tmp_path: Path, small_csv: Path) -> N
     out = tmp_path / "R"
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
     other = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out), "--resume", "--seed", "9")
-    assert other.code == 1 and "other data or splits" in other.err
+    assert other.code == 2 and other.err.count("\n") == 1
+    assert "splits (seed, --cv, --repeats or the data) differ" in other.err and "evaluation.seed: 42 -> 9" in other.err
 
 
 @pytest.mark.parametrize(

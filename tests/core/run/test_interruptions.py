@@ -125,7 +125,7 @@ def test_an_unwritable_run_directory_is_one_line(setup, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     result = clinpred("run", "--baselines-only", "--data", str(data), "--out", str(blocker / "run"))
-    assert result.code == 1
+    assert result.code == 2  # an --out that cannot be created is bad input (issue 17, item 9)
     assert result.err.count("\n") == 1 and "cannot create run directory" in result.err
 
 

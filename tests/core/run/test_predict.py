@@ -125,3 +125,21 @@ def test_cross_validated_run_needs_a_split(tmp_path: Path) -> None:
     assert result.code == 2 and "choose one with --split (r0f0, r0f1)" in result.err
     missing = clinpred(*args, "--split", "r0f1")
     assert missing.code == 2 and "no trained adapter" in missing.err
+
+
+def test_a_catalog_model_the_plugins_no_longer_provide_is_one_clear_error(tmp_path: Path) -> None:
+    """Issue 17, item 1: predict resolves the run's catalog entry, never its provenance string."""
+    from clinpred.core.errors import ModelError
+    from clinpred.core.run.predict import PredictSetup, base_model
+
+    setup = PredictSetup(model="m", family="smollm", split="holdout", adapter_dir=tmp_path, source="/gone/dir",
+                         precision="auto", threshold=0.5, schema=None, batch_size=8,
+                         catalog="smollm2-135m-instruct", model_id="smollm2-135m-instruct")
+    with pytest.raises(ModelError, match="catalog model 'smollm2-135m-instruct', which no loaded plugin provides"):
+        base_model(setup, [])
+    plain = PredictSetup(model="m", family="qwen", split="holdout", adapter_dir=tmp_path, source="/gone/dir",
+                         precision="auto", threshold=0.5, schema=None, batch_size=8, model_id="org/model")
+    assert base_model(plain, []) == "org/model"
+    here = PredictSetup(model="m", family="qwen", split="holdout", adapter_dir=tmp_path, source=str(tmp_path),
+                        precision="auto", threshold=0.5, schema=None, batch_size=8, model_id="org/model")
+    assert base_model(here, []) == tmp_path

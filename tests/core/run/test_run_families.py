@@ -119,7 +119,7 @@ def test_a_model_whose_plugin_hook_raises_fails_alone(cohort, tmp_path: Path) ->
     out = tmp_path / "run"
     result = clinpred("--plugin", str(plugin), "run", "--config", str(shaky), "--data", str(data),
                       "--model", "tiny-shaky", "--model", "tiny-qwen2", "--iters", "2", "--out", str(out))
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # a failed model is exit 1, after the run directory is written
     models = json.loads((out / "metrics.json").read_text())["models"]
     assert models["tiny-shaky"]["status"] == "failed"
     assert "plugin 'shaky', family 'shaky': clinpred_format_prompt raised RuntimeError" in models["tiny-shaky"]["error"]
@@ -183,6 +183,6 @@ def test_an_explicit_lora_layers_beyond_the_model_fails_that_model(cohort, tmp_p
     out = tmp_path / "run"
     result = clinpred("run", "--config", str(too_many), "--data", str(data), "--model", "tiny-wide",
                       "--iters", "2", "--out", str(out))
-    assert result.code == 0
+    assert result.code == 1  # the model failed: exit 1 (issue 17, item 2)
     error = json.loads((out / "metrics.json").read_text())["models"]["tiny-wide"]["error"]
     assert "lora_layers = 5 but the model has only 2 layers" in error

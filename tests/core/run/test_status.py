@@ -98,3 +98,29 @@ def test_completed_baseline_run(tmp_path: Path) -> None:
     assert s["state"] == "complete"
     assert s["counts"]["done"] == 4 and s["total_units"] == 4
     assert "complete in" in clinpred("status", str(run)).out
+
+
+def test_a_complete_run_with_failed_models_says_how_many(tmp_path: Path) -> None:
+    """Issue 17, item 10: 'complete' alone hid that every LLM failed."""
+    write_json(tmp_path / "run.json", {"status": "complete", "baselines": ["lasso", "majority"], "seconds": 3,
+                                       "splits": {"holdout": {}}, "failed": {"llm-a": "x", "llm-b": "y"},
+                                       "models": [{"name": "llm-a"}, {"name": "llm-b"}]})
+    s = read_run_status(tmp_path)
+    assert s["state"] == "complete" and s["summary"] == "complete, 2 of 4 models failed"
+    assert s["failed_models"] == ["llm-a", "llm-b"]
+    result = clinpred("status", str(tmp_path))
+    assert result.code == 0 and ": complete, 2 of 4 models failed in 3 s" in result.out
+
+
+def test_status_shows_the_frozen_trunk_cache_phase(tmp_path: Path) -> None:
+    write_json(tmp_path / "run.json", {"status": "running", "baselines": [], "splits": {"holdout": {}},
+                                       "models": [{"name": "m"}]})
+    write_json(tmp_path / "status.json", {"state": "running", "pid": os.getpid(), "updated": time.time(),
+                                          "started": time.time() - 30,
+                                          "units": {"m/holdout": {"state": "running", "started": time.time() - 20}},
+                                          "current": {"unit": "m/holdout", "phase": "frozen-trunk cache", "done": 40,
+                                                      "total": 100, "eta_seconds": 30.0}})
+    result = clinpred("status", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "current: m/holdout  building the frozen-trunk cache: 40/100 examples" in result.out
+    assert "ETA: the frozen-trunk cache 30 s" in result.out or "ETA: the frozen-trunk cache 29 s" in result.out
