@@ -10,32 +10,36 @@ from clinpred.core.events import Event
 class RunConsole:
     """An event sink for ``clinpred run``: quiet (-q), normal, or verbose (-v)."""
 
-    def __init__(self, verbosity: int) -> None:
+    def __init__(self, verbosity: int, *, parallel: bool = False) -> None:
         from rich.console import Console
 
         self.verbosity = verbosity
+        self._parallel = parallel  # a parallel executor: lines and bars say which unit and node
         self.console = Console(stderr=True)
         self._progress: Any = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}  # unit -> progress bar (parallel executors train several)
 
     def __call__(self, event: Event) -> None:
         if event.kind == "train-progress":
             self._train(event)
             return
-        self._stop_bar()
+        if event.kind in ("unit-done", "unit-failed", "unit-skip", "run-done"):
+            self._drop_bar(event.unit if event.kind != "run-done" else None)
         if self.verbosity < 0 and event.kind != "unit-failed":
             return
+        node = event.data.get("node") if self._parallel else None
+        where = f" [dim]on {node}[/]" if node else ""
         if event.kind == "run-start":
             d = event.data
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
                                f"{len(d['models'])} model(s): {', '.join(d['models'])}")
         elif event.kind == "unit-start":
-            self.console.print(f"  {event.unit} ...")
+            self.console.print(f"  {event.unit} ...{where}")
         elif event.kind == "unit-skip":
             self.console.print(f"  {event.unit} [dim]already done (resumed)[/]")
         elif event.kind == "unit-done":
             seconds = event.data.get("seconds") or 0.0
-            self.console.print(f"  {event.unit} [green]done[/] in {seconds:.1f} s")
+            self.console.print(f"  {event.unit} [green]done[/] in {seconds:.1f} s{where}")
         elif event.kind == "unit-failed":
             self.console.print(f"  {event.unit} [red]failed[/]: {event.message}", markup=True, highlight=False)
         elif event.kind in ("message", "model-load") and self.verbosity >= 1:
@@ -51,11 +55,13 @@ class RunConsole:
         d = event.data
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("    training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TextColumn("    {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=self.console, transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("train", total=d.get("total") or 1, info="")
+        if event.unit not in self._tasks:
+            label = f"training {event.unit}" if self._parallel else "training"
+            self._tasks[event.unit] = self._progress.add_task(label, total=d.get("total") or 1, info="")
         info = f"loss {d.get('loss', float('nan')):.3f}"
         if d.get("tokens_per_second"):
             info += f"  {d['tokens_per_second']:.0f} tok/s"
@@ -63,12 +69,23 @@ class RunConsole:
             info += f"  {d['peak_memory_gb']:.2f} GB"
         if d.get("val_auroc") is not None:
             info += f"  val AUROC {d['val_auroc']:.3f}"
-        self._progress.update(self._task, completed=d.get("step", 0), total=d.get("total") or 1, info=info)
+        if self._parallel and d.get("node"):
+            info += f"  on {d['node']}"
+        self._progress.update(self._tasks[event.unit], completed=d.get("step", 0), total=d.get("total") or 1, info=info)
+
+    def _drop_bar(self, unit: str | None) -> None:
+        if self._progress is None:
+            return
+        for key in [k for k in self._tasks if unit is None or k == unit]:
+            self._progress.remove_task(self._tasks.pop(key))
+        if not self._tasks:
+            self._stop_bar()
 
     def _stop_bar(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+            self._tasks = {}
 
     def close(self) -> None:
         self._stop_bar()

@@ -125,7 +125,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     from clinpred.cli.executor_choice import make_executor
 
     unit_executor = make_executor(config, state, executor=executor, jobs=jobs, address=address)
-    console = RunConsole(state.verbosity)
+    console = RunConsole(state.verbosity, parallel=unit_executor is not None)
     try:
         summary = Runner(request, registry, console, _model_loader(state.verbosity), executor=unit_executor).run()
     except KeyboardInterrupt:

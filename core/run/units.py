@@ -86,8 +86,12 @@ def normalized(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, default=jsonable))
 
 
-#: environment variables a worker copies from the driver (plugin allow/deny lists, BLAS choice)
-FORWARDED_ENV = ("CLINPRED_LOAD_PLUGINS", "CLINPRED_DISABLE_PLUGINS", "CLINPRED_NO_BLAS", "CLINPRED_BLAS")
+#: environment variables a worker copies from the driver (set, or unset when the driver has
+#: none): plugin allow/deny lists, the BLAS choice and its thread counts. A BLAS sums in another
+#: order with another thread count, and Ray sets OMP_NUM_THREADS to a task's CPUs: copying the
+#: driver's keeps the numbers byte-identical to a local run.
+FORWARDED_ENV = ("CLINPRED_LOAD_PLUGINS", "CLINPRED_DISABLE_PLUGINS", "CLINPRED_NO_BLAS", "CLINPRED_BLAS",
+                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _resolve(target: str) -> Callable[..., Any]:
