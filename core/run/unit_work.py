@@ -2,7 +2,7 @@
 
 :func:`execute_unit` turns a :class:`~clinpred.core.run.units.UnitSpec` into a
 :class:`~clinpred.core.run.units.UnitResult`. It never raises for a failure of the unit itself
-(that becomes the result's ``error``), so one bad unit fails only itself, as in a serial run.
+(that becomes the result's ``error``), so one bad unit fails only itself and the other units go on.
 """
 
 from __future__ import annotations
@@ -115,5 +115,6 @@ def execute_unit(spec: UnitSpec, ctx: WorkContext, emit: EventSink) -> UnitResul
             return done(payload=normalized(payload), adapter_files=_collect_adapter(spec, Path(tmp)))
     except ClinpredError as exc:
         return done(error=str(exc), fatal=type(exc).__name__ in FATAL_FOR_MODEL)
-    except (MemoryError, RuntimeError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any other failure fails this unit only (in a worker
+        # it must come back as a result, not kill the worker: Ray would retry it as a lost worker)
         return done(error=f"{type(exc).__name__}: {exc}")
