@@ -68,6 +68,16 @@ class LocalCluster:
             time.sleep(1.0)
         raise TimeoutError(f"the Ray test cluster did not reach {n} nodes in {timeout:.0f} s")
 
+    def node_ids(self) -> dict[str, str]:
+        """{"head": id8, "worker": id8} of the alive nodes (the 8 characters clinpred's node names show)."""
+        code = ("import ray,sys,json; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+                "print(json.dumps([[x['NodeID'][:8], 'worker_node' in x['Resources']] for x in ray.nodes() if x['Alive']]))")
+        out = subprocess.run([sys.executable, "-c", code, self.address], env=self.env(), capture_output=True,
+                             text=True, timeout=60, check=True)
+        import json
+
+        return {("worker" if is_worker else "head"): node for node, is_worker in json.loads(out.stdout.strip().splitlines()[-1])}
+
     @staticmethod
     def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         """Kill one node: its ``ray start`` process group (raylet, workers, ...)."""
