@@ -169,7 +169,8 @@ class Runner:
             if result.ok:
                 payload = self._save(spec, result)
                 results[spec.name][spec.split.name] = payload
-                self.emit(Event("unit-done", spec.unit, data={"seconds": payload.get("seconds"), "node": result.node}))
+                self.emit(Event("unit-done", spec.unit, data={"seconds": payload.get("seconds"), "node": result.node,
+                                                            "started": result.attempt_started}))
                 return
             errors[spec.unit] = result.error or "failed"
             if result.fatal:

@@ -51,6 +51,10 @@ class StatusRecorder:
             self.current = dict(self.running[event.unit])
         elif event.kind in ("unit-done", "unit-skip") and unit is not None:
             unit.update(state="done", finished=time.time(), resumed=event.kind == "unit-skip")
+            if node:
+                unit["node"] = node
+            if "started" not in unit and isinstance(event.data.get("started"), (int, float)):
+                unit["started"] = event.data["started"]  # its start event came after its result
             self._stopped(event.unit)
         elif event.kind == "unit-failed":
             for key, value in self.units.items():

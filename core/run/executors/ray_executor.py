@@ -65,8 +65,10 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any) -> UnitR
                       records=_RECORDS.get(getattr(dataset, "sha256", "")))
 
     def send(event: Event) -> None:
+        # fire and forget: a task blocked in ray.get gives its CPU back and Ray would start
+        # another unit on this node meanwhile (calls from one task stay in order)
         try:
-            events.put_nowait(event)
+            events.actor.put_nowait.remote(event)
         except Exception:  # noqa: BLE001 - progress is best effort; the unit goes on
             pass
 

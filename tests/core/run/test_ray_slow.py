@@ -160,3 +160,14 @@ def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, s
     assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
     assert json.loads((out / "run.json").read_text())["failed"] == {}
     assert _status(out)["units"][killed]["state"] == "done"
+
+
+def test_doctor_reports_the_device_of_every_worker_node(cluster) -> None:
+    if len(cluster.workers) == 0 or cluster.workers[-1].poll() is not None:  # the node-kill test took it
+        cluster.add_worker(cpus=1)
+        cluster.wait_nodes(2)
+    proc = _cli(["doctor", "--json", "--address", cluster.address], cluster)
+    workers = json.loads(proc.stdout)["workers"]
+    assert {w["node"].rsplit("/", 1)[1] for w in workers} == set(cluster.node_ids().values())
+    assert all(w["device"] == "cpu" and w["mlx"] for w in workers)
+    assert any(w["resources"].get("worker_node") == 1 for w in workers)
