@@ -106,6 +106,9 @@ class Runner:
         split_manifest = manifest(splits, dataset.ids, dataset.labels)
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
 
+        prepare = getattr(self.executor, "prepare", None)  # e.g. connect to a cluster and check its resources
+        if prepare is not None:
+            prepare({*(["baseline"] if req.baselines else []), *(["llm"] if req.plans else [])})
         self.rundir.create(resume=req.resume)
         if req.resume:
             previous = self.rundir.read_json(self.rundir.run_json) or {}

@@ -87,6 +87,7 @@ class RayExecutor(WindowedDriver):
         self._remote: Any = None
         self._queue: Any = None
         self._dataset: Any = None
+        self._connected = False
 
     # -- set-up ------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -102,24 +103,27 @@ class RayExecutor(WindowedDriver):
             raise RunError(f"cannot connect to {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
                            "check `ray status` on the head node and --address") from None
 
-    def _check_resources(self, specs: list[UnitSpec]) -> None:
-        """A request no node can meet would wait forever: say so instead."""
+    def prepare(self, kinds: set[str]) -> None:
+        """Connect and check the cluster can run units of ``kinds`` (before the run directory
+        is touched, so a bad address or request leaves nothing behind)."""
+        self._connect()
+        self._connected = True
         total = self.ray.cluster_resources()
-        for spec in specs:
-            for name, amount in self._options(spec).get("resources", {}).items():
+        for kind in sorted(kinds):
+            opts = self._options(kind)
+            for name, amount in opts.get("resources", {}).items():
                 if total.get(name, 0.0) < amount:
                     raise UserError(f"no node of the Ray cluster offers {amount:g} {name!r} (the cluster has "
                                     f"{total.get(name, 0.0):g}); lower [execution] resources or add such a node")
-            opts = self._options(spec)
             for key, name in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
                 if opts.get(key, 0) > total.get(name, 0.0):
-                    raise UserError(f"{spec.kind} units ask for {opts[key]:g} {name} but the Ray cluster has "
+                    raise UserError(f"{kind} units ask for {opts[key]:g} {name} but the Ray cluster has "
                                     f"{total.get(name, 0.0):g}; lower [execution] llm_gpus/llm_cpus or add nodes")
 
-    def _options(self, spec: UnitSpec) -> dict[str, Any]:
+    def _options(self, kind: str) -> dict[str, Any]:
         s = self.settings
         opts: dict[str, Any] = {"max_retries": s.max_retries, "retry_exceptions": False}
-        if spec.kind == "baseline":
+        if kind == "baseline":
             opts["num_cpus"] = s.baseline_cpus
             return opts
         opts.update(num_cpus=s.llm_cpus, num_gpus=s.llm_gpus)
@@ -133,14 +137,17 @@ class RayExecutor(WindowedDriver):
     def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
             should_run: Callable[[UnitSpec], bool]) -> None:
         if not specs:
+            if self._connected:
+                self.ray.shutdown()
+                self._connected = False
             return
         ray = self.ray
         from ray.util.queue import Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self._connect()
         try:
-            self._check_resources(specs)
+            if not self._connected:
+                self.prepare({spec.kind for spec in specs})
             here = ray.get_runtime_context().get_node_id()
             self._queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy":
                                                NodeAffinitySchedulingStrategy(here, soft=True)})
@@ -153,9 +160,10 @@ class RayExecutor(WindowedDriver):
             self.drive(specs, window, deliver, emit, should_run)
         finally:
             ray.shutdown()
+            self._connected = False
 
     def submit(self, spec: UnitSpec) -> Any:
-        return self._remote.options(**self._options(spec)).remote(self.worker, self._dataset, spec, self._queue)
+        return self._remote.options(**self._options(spec.kind)).remote(self.worker, self._dataset, spec, self._queue)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
         ray = self.ray

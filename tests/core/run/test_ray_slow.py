@@ -166,8 +166,26 @@ def test_doctor_reports_the_device_of_every_worker_node(cluster) -> None:
     if len(cluster.workers) == 0 or cluster.workers[-1].poll() is not None:  # the node-kill test took it
         cluster.add_worker(cpus=1)
         cluster.wait_nodes(2)
-    proc = _cli(["doctor", "--json", "--address", cluster.address], cluster)
-    workers = json.loads(proc.stdout)["workers"]
+    for _ in range(10):  # a node that just joined (or just died) takes a moment to be listed as such
+        proc = _cli(["doctor", "--json", "--address", cluster.address], cluster)
+        workers = json.loads(proc.stdout)["workers"]
+        if len(workers) == 2 and all("device" in w for w in workers):
+            break
+        time.sleep(3)
     assert {w["node"].rsplit("/", 1)[1] for w in workers} == set(cluster.node_ids().values())
     assert all(w["device"] == "cpu" and w["mlx"] for w in workers)
     assert any(w["resources"].get("worker_node") == 1 for w in workers)
+
+
+def test_a_resource_no_node_offers_is_one_error_before_any_unit(cluster, setup, tmp_path) -> None:
+    data, config = setup
+    custom = tmp_path / "custom.toml"
+    custom.write_text(config.read_text() + "\n[execution]\nllm_gpus = 0\n[execution.resources]\nh100 = 1\n")
+    out = tmp_path / "never"
+    proc = _cli(["run", "--config", str(custom), "--data", str(data), "--model", "tiny", "--no-baselines",
+                 "--cv", "2", "--out", str(out), "--executor", "ray", "--address", cluster.address], cluster, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "Error: no node of the Ray cluster offers 1 'h100' (the cluster has 0); "
+        "lower [execution] resources or add such a node")
+    assert not out.exists()  # checked before the run directory is created
