@@ -30,6 +30,7 @@ BENCHMARKS = {
     "trunk": ("bench_trunk.py", ["--patients", "460", "--epochs", "8.7", "--repeats", "1", "--check-steps", "8"],
               ["--patients", "32", "--epochs", "8.7", "--repeats", "1", "--check-steps", "3"]),  # the study's epochs, fewer patients
     "memory": ("bench_memory.py", [], ["--patients", "16", "--iters", "4", "--run-iters", "10"]),
+    "executor": ("bench_executor.py", [], ["--cv", "3", "--iters", "5"]),
 }
 NEEDS_MODEL = ("training", "trunk")  # the float32 copy; scoring loads the model as distributed
 

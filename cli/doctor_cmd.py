@@ -63,12 +63,19 @@ def doctor_report(registry: Any) -> dict[str, Any]:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="Also ask every node of this Ray cluster which device its units would use.")
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> None:
-    """Check the setup: device, BLAS in use, precision policy, cache, plugins."""
+def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
+    """Check the setup: device, BLAS in use, precision policy, cache, plugins (and, with
+    --address, the device of every Ray worker node)."""
     from clinpred.core.models.cache import human_size
 
     report = doctor_report(app(ctx).registry)
+    if address:
+        from clinpred.core.run.executors.ray_nodes import probe_nodes
+
+        report["workers"] = probe_nodes(address)
     if as_json:
         echo_json(report)
         return
@@ -92,5 +99,11 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
                     f"{len(plugins['blocked'])} blocked; families: {', '.join(plugins['families'])}"],
     ]
     print_table("clinpred doctor", ["check", "status"], rows)
+    if "workers" in report:
+        print_table(f"Ray workers ({address})", ["node", "device", "BLAS", "clinpred / mlx", "resources"], [
+            [w["node"], w.get("device", w.get("error", "?")), w.get("blas", ""),
+             f"{w.get('clinpred')} / {w.get('mlx')}" if "clinpred" in w else "",
+             ", ".join(f"{k} {v:g}" for k, v in sorted(w["resources"].items()))]
+            for w in report["workers"]])
     for hint in report["hints"]:
         click.echo(f"Hint: {hint}", err=True)

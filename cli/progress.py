@@ -10,14 +10,15 @@ from clinpred.core.events import Event
 class RunConsole:
     """An event sink for ``clinpred run``: quiet (-q), normal, or verbose (-v)."""
 
-    def __init__(self, verbosity: int) -> None:
+    def __init__(self, verbosity: int, *, parallel: bool = False) -> None:
         from rich.console import Console
 
         self.verbosity = verbosity
+        self._parallel = parallel  # a parallel executor: lines and bars say which unit and node
         self.console = Console(stderr=True)
         self._progress: Any = None
-        self._task: Any = None
-        self._task_kind: str | None = None  # "training" or the phase the bar shows
+        self._tasks: dict[str, Any] = {}  # unit -> progress bar (parallel executors train several)
+        self._kinds: dict[str, str] = {}  # unit -> what its bar shows: "training" or a phase
 
     def __call__(self, event: Event) -> None:
         if event.kind == "train-progress":
@@ -26,9 +27,12 @@ class RunConsole:
         if event.kind == "phase-progress":
             self._phase(event)
             return
-        self._stop_bar()
+        if event.kind in ("unit-done", "unit-failed", "unit-skip", "run-done"):
+            self._drop_bar(event.unit if event.kind != "run-done" else None)
         if self.verbosity < 0 and event.kind != "unit-failed":
             return
+        node = event.data.get("node") if self._parallel else None
+        where = f" [dim]on {node}[/]" if node else ""
         if event.kind == "run-start":
             d = event.data
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
@@ -36,12 +40,12 @@ class RunConsole:
         elif event.kind == "warning":
             self.console.print(f"[yellow]Warning[/]: {event.message}", highlight=False)
         elif event.kind == "unit-start":
-            self.console.print(f"  {event.unit} ...")
+            self.console.print(f"  {event.unit} ...{where}")
         elif event.kind == "unit-skip":
             self.console.print(f"  {event.unit} [dim]already done (resumed)[/]")
         elif event.kind == "unit-done":
             seconds = event.data.get("seconds") or 0.0
-            self.console.print(f"  {event.unit} [green]done[/] in {seconds:.1f} s")
+            self.console.print(f"  {event.unit} [green]done[/] in {seconds:.1f} s{where}")
         elif event.kind == "unit-failed":
             self.console.print(f"  {event.unit} [red]failed[/]: {event.message}", markup=True, highlight=False)
         elif event.kind in ("message", "model-load") and self.verbosity >= 1:
@@ -49,22 +53,39 @@ class RunConsole:
         elif event.kind == "run-done":
             self.console.print(f"finished in {event.data['seconds']:.0f} s")
 
-    def _train(self, event: Event) -> None:
-        if self.verbosity < 0:
-            return
+    def _bar(self, unit: str, kind: str, label: str, total: int) -> Any:
+        """The unit's bar for ``kind`` ("training" or a phase), replacing a bar of another kind."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        d = event.data
-        if self._progress is not None and self._task_kind != "training":
-            self._stop_bar()  # the frozen-trunk cache is built; training starts
         if self._progress is None:
-            self._task_kind = "training"
             self._progress = Progress(
-                TextColumn("    training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TextColumn("    {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=self.console, transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("train", total=d.get("total") or 1, info="")
+        current = self._tasks.get(unit)
+        if current is not None and self._kinds.get(unit) != kind:
+            self._progress.remove_task(self._tasks.pop(unit))  # e.g. the trunk cache is built; training starts
+        if unit not in self._tasks:
+            self._tasks[unit] = self._progress.add_task(f"{label} {unit}" if self._parallel else label,
+                                                        total=total or 1, info="")
+            self._kinds[unit] = kind
+        return self._tasks[unit]
+
+    def _phase(self, event: Event) -> None:
+        """A preparation phase (building the frozen-trunk cache) with its own bar and ETA."""
+        if self.verbosity < 0:
+            return
+        d = event.data
+        phase = d.get("phase", "preparing")
+        task = self._bar(event.unit, phase, phase, d.get("total") or 1)
+        self._progress.update(task, completed=d.get("done", 0), total=d.get("total") or 1, info="examples")
+
+    def _train(self, event: Event) -> None:
+        if self.verbosity < 0:
+            return
+        d = event.data
+        task = self._bar(event.unit, "training", "training", d.get("total") or 1)
         info = f"loss {d.get('loss', float('nan')):.3f}"
         if d.get("tokens_per_second"):
             info += f"  {d['tokens_per_second']:.0f} tok/s"
@@ -72,31 +93,25 @@ class RunConsole:
             info += f"  {d['peak_memory_gb']:.2f} GB"
         if d.get("val_auroc") is not None:
             info += f"  val AUROC {d['val_auroc']:.3f}"
-        self._progress.update(self._task, completed=d.get("step", 0), total=d.get("total") or 1, info=info)
+        if self._parallel and d.get("node"):
+            info += f"  on {d['node']}"
+        self._progress.update(task, completed=d.get("step", 0), total=d.get("total") or 1, info=info)
 
-    def _phase(self, event: Event) -> None:
-        """A preparation phase (building the frozen-trunk cache) with its own bar and ETA."""
-        if self.verbosity < 0:
+    def _drop_bar(self, unit: str | None) -> None:
+        if self._progress is None:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        d = event.data
-        if self._progress is None or self._task_kind != d.get("phase"):
+        for key in [k for k in self._tasks if unit is None or k == unit]:
+            self._progress.remove_task(self._tasks.pop(key))
+            self._kinds.pop(key, None)
+        if not self._tasks:
             self._stop_bar()
-            self._progress = Progress(
-                TextColumn(f"    {d.get('phase', 'preparing')}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("examples"), TimeRemainingColumn(), console=self.console, transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("phase", total=d.get("total") or 1)
-            self._task_kind = d.get("phase")
-        self._progress.update(self._task, completed=d.get("done", 0), total=d.get("total") or 1)
 
     def _stop_bar(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-            self._task_kind = None
+            self._tasks = {}
+            self._kinds = {}
 
     def close(self) -> None:
         self._stop_bar()

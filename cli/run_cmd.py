@@ -29,15 +29,17 @@ def schema_for(config: Any, data: str | None) -> Any:
     return schema.with_path(Path(data).expanduser().resolve()) if data else schema
 
 
+def load_plan_model(plan: Any) -> Any:
+    """Load the model of a plan (importable by name: workers of other executors call it)."""
+    from clinpred.core.models.model_source import resolve_source
+    from clinpred.core.models.models import load_model
+
+    source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
+    return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
+
+
 def _model_loader(verbosity: int):
-    def load(plan: Any) -> Any:
-        from clinpred.core.models.model_source import resolve_source
-        from clinpred.core.models.models import load_model
-
-        source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
-        return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
-
-    return load
+    return load_plan_model
 
 
 def _preflight(plans: list[Any]) -> None:
@@ -65,11 +67,17 @@ def _preflight(plans: list[Any]) -> None:
 @click.option("--generate/--no-generate", default=None, help="Also generate answers and parse them (default: config).")
 @click.option("--store-prompts/--no-store-prompts", default=None, help="Keep prompts and raw outputs in the run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping completed units.")
+@click.option("--executor", type=click.Choice(["local", "process", "ray"]), default=None,
+              help="Where units run: in this process (local, default), a process pool (process) or a Ray cluster (ray).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes of --executor process (default: CPU count).")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="Ray cluster of --executor ray (default: start a local Ray instance).")
 @click.pass_context
 def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], config_path: str | None,
         data: str | None, out: str | None, cv: int | None, repeats: int | None, seed: int | None,
         iters: int | None, baselines_only: bool, no_baselines: bool, generate: bool | None,
-        store_prompts: bool | None, resume: bool) -> None:
+        store_prompts: bool | None, resume: bool, executor: str | None, jobs: int | None,
+        address: str | None) -> None:
     """Fine-tune and evaluate LLMs against classical baselines, with honest statistics.
 
     With no options: the synthetic retained-placenta cohort, the embedded default model
@@ -116,9 +124,12 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
         config_source=str(Path(config_path).resolve()) if config_path else config.source,
         resume=resume, command=["clinpred", *state.argv],
     )
-    console = RunConsole(state.verbosity)
+    from clinpred.cli.executor_choice import make_executor
+
+    unit_executor = make_executor(config, state, executor=executor, jobs=jobs, address=address)
+    console = RunConsole(state.verbosity, parallel=unit_executor is not None)
     try:
-        summary = Runner(request, registry, console, _model_loader(state.verbosity)).run()
+        summary = Runner(request, registry, console, _model_loader(state.verbosity), executor=unit_executor).run()
     except KeyboardInterrupt:
         console.close()
         again = shlex.join(["clinpred", *[a for a in state.argv if a != "--resume"], "--resume"])

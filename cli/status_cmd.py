@@ -57,7 +57,16 @@ def _print(s: dict[str, Any]) -> None:
     if c["interrupted"]:
         line += f", {c['interrupted']} interrupted"
     click.echo(line + f" (of {s['total_units']})")
-    if s["current"]:
+    running = s.get("running") or {}
+    if len(running) > 1 or any(r.get("node") for r in running.values()):
+        for entry in running.values():
+            line = _current_line(entry)
+            if entry.get("node"):
+                line += f"  on {entry['node']}"
+            if entry.get("eta_left_seconds") is not None:
+                line += f"  ETA {duration(entry['eta_left_seconds'])}"
+            click.echo(f"  running: {line}")
+    elif s["current"]:
         click.echo(f"  current: {_current_line(s['current'])}")
     eta = s["eta"]
     if s["state"] == "running" and (eta["current_unit_seconds"] is not None or eta["run_seconds"] is not None):
@@ -79,8 +88,8 @@ def _print(s: dict[str, Any]) -> None:
         if secs is None and unit.get("state") == "running" and isinstance(unit.get("started"), (int, float)):
             secs = time.time() - unit["started"]
         note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else "")
-        rows.append([key, unit.get("state", "?"), duration(secs) if secs is not None else "", note])
-    print_table(None, ["unit", "state", "time", "reason / note"], rows)
+        rows.append([key, unit.get("state", "?"), duration(secs) if secs is not None else "", unit.get("node", ""), note])
+    print_table(None, ["unit", "state", "time", "node", "reason / note"], rows)
 
 
 @click.command()

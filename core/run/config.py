@@ -127,6 +127,7 @@ class RunConfig:
     default_models: tuple[str, ...]
     baselines: tuple[str, ...]
     dataset: dict[str, Any] = field(factory=dict, hash=False)  # the raw [dataset] table
+    execution: dict[str, Any] = field(factory=dict, hash=False)  # the raw [execution] table (execution_config.py)
     source: str = "<bundled>"
     base_dir: Path = field(factory=Path.cwd)
 
@@ -156,7 +157,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
     """Validate a parsed model_configs.toml (a bare dataset schema file is read as its [dataset])."""
     if _is_bare_schema(data):
         data = {"dataset": dict(data)}
-    check_keys(data, ("run", "evaluation", "dataset", "models"), source)
+    check_keys(data, ("run", "evaluation", "dataset", "models", "execution"), source)
     run = data.get("run", {})
     expect_type(run, dict, source, "[run]")
     check_keys(run, ("models", "baselines"), f"{source} [run]")
@@ -217,12 +218,15 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         )
     dataset = data.get("dataset", {})
     expect_type(dataset, dict, source, "[dataset]")
+    execution = data.get("execution", {})
+    expect_type(execution, dict, source, "[execution]")
     return RunConfig(
         models=tuple(models),
         evaluation=ev,
         default_models=tuple(defaults),
         baselines=tuple(baselines),
         dataset=dict(dataset),
+        execution=dict(execution),
         source=source,
         base_dir=base_dir or Path.cwd(),
     )

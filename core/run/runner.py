@@ -21,17 +21,17 @@ from attrs import define, field
 from clinpred.core.bounds import unit_seed
 from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
 from clinpred.core.run.config import EvaluationConfig
-from clinpred.core.errors import ClinpredError, ConfigError
+from clinpred.core.errors import ConfigError
 from clinpred.core.events import Event, EventSink
-from clinpred.core.llm.llm_unit import FamilyHooks, run_llm_unit
+from clinpred.core.llm.llm_unit import FamilyHooks
+from clinpred.core.run.executors.base import Executor
 from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
 from clinpred.core.run.resume import check_resume, prune_stale, resume_key
 from clinpred.core.run.rundir import RunDirectory
 from clinpred.core.run.status import StatusRecorder
-
-#: Errors after which the other splits of the same model would fail the same way.
-_FATAL_FOR_MODEL = ("ModelError", "FamilyUnavailableError", "RenderError", "PluginError")
+from clinpred.core.run.unit_work import ADAPTER_FILES
+from clinpred.core.run.units import UnitResult, UnitSpec
 
 
 @define
@@ -98,30 +98,21 @@ def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None, si
     return cv_splits(labels, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed, val_fraction=ev.val_fraction)
 
 
-def _balanced_training(split: Any, labels: np.ndarray, ev: EvaluationConfig, seed: int) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    """Training indices (oversampled, or with class weights) — only inside the training part."""
-    from clinpred.core.data.splits import class_weights, oversample_minority
-
-    train = np.asarray(split.train, dtype=int)
-    if ev.balance == "oversample":
-        return np.asarray(oversample_minority(train, labels, seed), dtype=int), None, None
-    if ev.balance == "class-weight":
-        weights = class_weights(labels[train])
-        return train, np.asarray([weights[int(labels[i])] for i in train], dtype=float), "balanced"
-    return train, None, None
-
-
 class Runner:
-    """Runs a :class:`RunRequest`; the CLI supplies the hooks (registry) and the event sink."""
+    """Runs a :class:`RunRequest`; the CLI supplies the hooks (registry), the event sink and
+    optionally an executor (default: in-process, one unit after another)."""
 
     def __init__(self, request: RunRequest, hooks: FamilyHooks, emit: EventSink,
-                 load_model: Callable[[ModelPlan], Any]) -> None:
+                 load_model: Callable[[ModelPlan], Any], executor: Executor | None = None) -> None:
+        from clinpred.core.run.executors.local import LocalExecutor
+
         self.request = request
         self.hooks = hooks
         self.rundir = RunDirectory(request.out)
         self.status = StatusRecorder(self.rundir, emit)
         self.emit = self.status.emit
         self.load_model = load_model
+        self.executor = executor or LocalExecutor(hooks, load_model)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -146,6 +137,9 @@ class Runner:
                                   group_column=getattr(req.schema, "group_column", None))
         data_key = {"sha256": dataset.sha256, "splits": _fingerprint(split_manifest)}
 
+        prepare = getattr(self.executor, "prepare", None)  # e.g. connect to a cluster and check its resources
+        if prepare is not None:
+            prepare({*(["baseline"] if req.baselines else []), *(["llm"] if req.plans else [])})
         self.rundir.create(resume=req.resume)
         self._lock.acquire()  # one writer per run directory (released by run())
         key = resume_key(data_sha256=dataset.sha256, split_manifest=split_manifest, evaluation=ev,
@@ -163,24 +157,8 @@ class Runner:
             self.emit(Event("warning", message=warning))
 
         results: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in names}
-        failed: dict[str, str] = {}
-        records = None
-        for name in req.baselines:
-            for k, split in enumerate(splits):
-                self._unit(name, split, k, results, failed, lambda s=split, k=k, n=name: self._baseline(n, dataset, s, k))
-        for plan in req.plans:
-            if plan.unavailable:
-                failed[plan.name] = plan.unavailable
-                self.emit(Event("unit-failed", f"{plan.name}/*", plan.unavailable))
-                continue
-            if records is None:
-                records = dataset.records()
-            for k, split in enumerate(splits):
-                if plan.name in failed:
-                    break
-                self._unit(plan.name, split, k, results, failed,
-                           lambda s=split, k=k, p=plan: self._llm(p, dataset, records, s, k),
-                           hyper=plan.hyperparameters)
+        specs = self._plan_units(splits, results)
+        failed = self._execute(specs, dataset, results)
 
         kinds = {**{b: "baseline" for b in req.baselines}, **{p.name: "llm" for p in req.plans}}
         metrics = self._aggregate(dataset, splits, results, kinds, failed)
@@ -195,67 +173,83 @@ class Runner:
         return RunSummary(req.out, metrics, failed, seconds)
 
     # -- units -------------------------------------------------------------------------------
-    def _unit(self, name: str, split: Any, k: int, results: dict, failed: dict[str, str],
-              compute: Callable[[], dict[str, Any]], hyper: dict[str, Any] | None = None) -> None:
-        unit = f"{name}/{split.name}"
-        key = _fingerprint({"name": name, "split": k, "seed": self.request.evaluation.seed,
-                            "hyper": hyper or {}, "ev": self._unit_settings()})
-        done = self.rundir.read_unit(name, split.name) if self.request.resume else None
-        if done and done.get("status") == "done" and done.get("fingerprint") == key:
-            results[name][split.name] = done
-            self.emit(Event("unit-skip", unit, "already done"))
-            return
-        self.emit(Event("unit-start", unit))
-        try:
-            result = compute()
-        except ClinpredError as exc:
-            self._fail(name, unit, str(exc), failed, fatal=type(exc).__name__ in _FATAL_FOR_MODEL)
-            return
-        except (MemoryError, RuntimeError, ValueError, OSError) as exc:
-            self._fail(name, unit, f"{type(exc).__name__}: {exc}", failed, fatal=False)
-            return
-        result["fingerprint"] = key
-        result["split"] = split.name
-        self.rundir.write_unit(name, split.name, result)
-        results[name][split.name] = json.loads(json.dumps(result, default=_jsonable))
-        self.emit(Event("unit-done", unit, data={"seconds": result.get("seconds")}))
+    def _plan_units(self, splits: list[Any], results: dict) -> list[UnitSpec]:
+        """Every (model, split) unit in plan order; units already done (``--resume``) go
+        straight into ``results``."""
+        req, ev = self.request, self.request.evaluation
+        multi = len(splits) > 1
+        specs: list[UnitSpec] = []
+        todo = [(name, "baseline", None) for name in req.baselines] + [(p.name, "llm", p) for p in req.plans]
+        for name, kind, plan in todo:
+            if plan is not None and plan.unavailable:
+                continue
+            for k, split in enumerate(splits):
+                key = _fingerprint({"name": name, "split": k, "seed": ev.seed,
+                                    "hyper": (plan.hyperparameters if plan else None) or {}, "ev": self._unit_settings()})
+                done = self.rundir.read_unit(name, split.name) if req.resume else None
+                if done and done.get("status") == "done" and done.get("fingerprint") == key:
+                    results[name][split.name] = done
+                    self.emit(Event("unit-skip", f"{name}/{split.name}", "already done"))
+                    continue
+                specs.append(UnitSpec(kind, name, split, k, unit_seed(ev.seed, k), key, ev, plan=plan,
+                                      adapter_split=split.name if multi else None, resume=req.resume))
+        return specs
 
-    def _fail(self, name: str, unit: str, reason: str, failed: dict[str, str], *, fatal: bool) -> None:
-        failed.setdefault(name, reason)
-        self.emit(Event("unit-failed", unit, reason, data={"fatal": fatal}))
+    def _execute(self, specs: list[UnitSpec], dataset: Any, results: dict) -> dict[str, str]:
+        """Run ``specs`` on the executor; the failures per model, in plan order (as a serial run
+        reports them, whatever order the units finished in)."""
+        errors: dict[str, str] = {}
+        fatal: set[str] = set()
+
+        def deliver(spec: UnitSpec, result: UnitResult) -> None:
+            if result.ok:
+                payload = self._save(spec, result)
+                results[spec.name][spec.split.name] = payload
+                self.emit(Event("unit-done", spec.unit, data={"seconds": payload.get("seconds"), "node": result.node,
+                                                            "started": result.attempt_started}))
+                return
+            errors[spec.unit] = result.error or "failed"
+            if result.fatal:
+                fatal.add(spec.name)
+            self.emit(Event("unit-failed", spec.unit, errors[spec.unit], data={"fatal": result.fatal}))
+
+        for plan in self.request.plans:
+            if plan.unavailable:
+                self.emit(Event("unit-failed", f"{plan.name}/*", plan.unavailable))
+        self.executor.run(specs, dataset=dataset, run_dir=self.rundir.path, deliver=deliver, emit=self.emit,
+                          should_run=lambda spec: spec.name not in fatal)
+        failed: dict[str, str] = {}
+        unavailable = {p.name: p.unavailable for p in self.request.plans if p.unavailable}
+        for name in [*self.request.baselines, *(p.name for p in self.request.plans)]:
+            if name in unavailable:
+                failed[name] = unavailable[name]
+            for spec in specs:
+                if spec.name == name and spec.unit in errors:
+                    failed.setdefault(name, errors[spec.unit])
+        return failed
+
+    def _save(self, spec: UnitSpec, result: UnitResult) -> dict[str, Any]:
+        """Write a finished unit (its adapter first, then its unit file) atomically."""
+        from clinpred.core.atomic import write_bytes
+
+        payload = dict(result.payload or {})
+        if result.adapter_files:
+            folder = self.rundir.adapter_dir(spec.name, spec.adapter_split)
+            for name in ADAPTER_FILES:
+                if name in result.adapter_files:
+                    write_bytes(folder / name, result.adapter_files[name])
+            if isinstance(payload.get("training"), dict):
+                payload["training"] = {**payload["training"], "adapter_dir": str(folder)}
+        payload["fingerprint"] = spec.fingerprint
+        payload["split"] = spec.split.name
+        self.rundir.write_unit(spec.name, spec.split.name, payload)
+        return payload
 
     def _unit_settings(self) -> dict[str, Any]:
         ev = self.request.evaluation
         return {"protocol": ev.protocol, "cv": [ev.cv_folds, ev.cv_repeats, ev.val_fraction],
                 "threshold": [ev.threshold, ev.fixed_threshold], "balance": ev.balance,
                 "generate": [ev.generate, ev.max_new_tokens]}
-
-    def _baseline(self, name: str, dataset: Any, split: Any, k: int) -> dict[str, Any]:
-        from clinpred.core.evaluation.baseline_unit import run_baseline_unit
-
-        ev = self.request.evaluation
-        seed = unit_seed(ev.seed, k)
-        inner = name == "lasso" and ev.balance == "oversample"  # oversampled inside its inner CV folds
-        if name == "majority" or inner:  # "always the most common class" is defined on the data as it is
-            train, class_weight = np.asarray(split.train, dtype=int), None
-        else:
-            train, _, class_weight = _balanced_training(split, dataset.labels, ev, seed)
-        return run_baseline_unit(name, dataset, split, train, seed=seed, threshold_method=ev.threshold,
-                                 fixed_threshold=ev.fixed_threshold, class_weight=class_weight,
-                                 inner_oversample=inner)
-
-    def _llm(self, plan: ModelPlan, dataset: Any, records: list[Any], split: Any, k: int) -> dict[str, Any]:
-        ev = self.request.evaluation
-        seed = unit_seed(ev.seed, k)
-        train, weights, _ = _balanced_training(split, dataset.labels, ev, seed)
-        multi = len(self.status.splits) > 1
-        return run_llm_unit(
-            name=plan.name, family=plan.family, hooks=self.hooks, load=lambda: self.load_model(plan),
-            dataset=dataset, records=records, split=split, train_idx=train, sample_weights=weights,
-            hyper=plan.hyperparameters, explicit=plan.explicit, evaluation=ev,
-            adapter_dir=self.rundir.adapter_dir(plan.name, split.name if multi else None),
-            seed=seed, emit=self.emit, unit=f"{plan.name}/{split.name}", resume=self.request.resume,
-        )
 
     # -- results -----------------------------------------------------------------------------
     def _aggregate(self, dataset: Any, splits: list[Any], results: dict, kinds: dict[str, str],

@@ -1,6 +1,8 @@
 """``status.json``: what a run is doing, for ``clinpred status`` in another process.
 
 Updated atomically on every unit change and at most once a second during training.
+``running`` holds every unit in progress (several with a parallel executor) with its node and
+latest training progress; ``current`` is the one that reported last (kept for older readers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class StatusRecorder:
         self.units: dict[str, dict[str, Any]] = {}
         self.splits: list[str] = []
         self.current: dict[str, Any] | None = None
+        self.running: dict[str, dict[str, Any]] = {}
         self._last_write = 0.0
         self._started = time.time()
 
@@ -33,29 +36,48 @@ class StatusRecorder:
 
     def finish(self) -> None:
         self.current = None
+        self.running = {}
         self._write(force=True, state="complete")
 
     def emit(self, event: Event) -> None:
         self.sink(event)
         unit = self.units.get(event.unit)
+        node = event.data.get("node")
         if event.kind == "unit-start" and unit is not None:
             unit.update(state="running", started=time.time())
-            self.current = {"unit": event.unit}
+            if node:
+                unit["node"] = node
+            self.running[event.unit] = {"unit": event.unit, **({"node": node} if node else {})}
+            self.current = dict(self.running[event.unit])
         elif event.kind in ("unit-done", "unit-skip") and unit is not None:
             unit.update(state="done", finished=time.time(), resumed=event.kind == "unit-skip")
-            self.current = None
+            if node:
+                unit["node"] = node
+            if "started" not in unit and isinstance(event.data.get("started"), (int, float)):
+                unit["started"] = event.data["started"]  # its start event came after its result
+            self._stopped(event.unit)
         elif event.kind == "unit-failed":
             for key, value in self.units.items():
                 if key == event.unit or (event.unit.endswith("/*") and key.startswith(event.unit[:-1])):
                     value.update(state="failed", reason=event.message)
-            self.current = None
+            self._stopped(event.unit)
         elif event.kind in ("train-progress", "phase-progress"):
-            self.current = {"unit": event.unit, **event.data}
+            entry = self.running.setdefault(event.unit, {"unit": event.unit})
+            if event.kind == "train-progress":  # the preparation phase is over
+                for key in ("phase", "done"):
+                    entry.pop(key, None)
+            entry.update(event.data)
+            self.current = dict(entry)
             self._write(force=event.kind == "phase-progress" and event.data.get("done") in (0, event.data.get("total")))
             return
         else:
             return
         self._write(force=True)
+
+    def _stopped(self, unit: str) -> None:
+        self.running.pop(unit, None)
+        if self.current is not None and self.current.get("unit") == unit:
+            self.current = next(iter(self.running.values()), None)
 
     def _write(self, *, force: bool = False, state: str = "running") -> None:
         now = time.time()
@@ -63,4 +85,4 @@ class StatusRecorder:
             return
         self._last_write = now
         self.rundir.write_status({"state": state, "started": self._started, "units": self.units,
-                                  "current": self.current})
+                                  "current": self.current, "running": self.running})

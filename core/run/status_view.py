@@ -95,6 +95,21 @@ def _eta(units: dict[str, dict[str, Any]], current: dict[str, Any] | None, now: 
     return current_left, (total if has_any else None), unknown
 
 
+def _running(recorded: Any, now: float, updated: Any) -> dict[str, dict[str, Any]]:
+    """Every unit in progress (parallel executors run several) with its node, last training
+    progress and the seconds of training it has left (``eta_left_seconds``)."""
+    if not isinstance(recorded, dict):
+        return {}
+    age = max(0.0, now - updated) if isinstance(updated, (int, float)) else 0.0
+    out = {}
+    for unit, entry in recorded.items():
+        if not isinstance(entry, dict):
+            continue
+        eta = entry.get("eta_seconds")
+        out[unit] = {**entry, "eta_left_seconds": max(0.0, float(eta) - age) if isinstance(eta, (int, float)) else None}
+    return out
+
+
 def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[str, Any]:
     """The state of the run in ``run_dir`` (see :data:`UNIT_STATES`), JSON-safe.
 
@@ -141,6 +156,10 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
                 unit["state"] = "interrupted"
     updated = status.get("updated")
     current_left, run_left, unknown = _eta(units, current, now, updated, live)
+    running = _running(status.get("running"), now, updated) if live or state == "unknown" else {}
+    if run_left is not None and len(running) > 1 and current_left is not None:  # units run side by side
+        run_left = max(r.get("eta_left_seconds") or 0.0 for r in running.values()) + \
+            (run_left - current_left) / len(running)
     counts = {s: sum(1 for u in units.values() if u.get("state") == s) for s in (*UNIT_STATES, "interrupted")}
     started = status.get("started")
     models = [n for n in (*run_info.get("baselines", []), *(m.get("name") for m in run_info.get("models", []))) if n]
@@ -167,6 +186,7 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
         "total_units": len(units),
         "failed": {k: u.get("reason", "") for k, u in units.items() if u.get("state") == "failed"},
         "current": current,
+        "running": running,
         "eta": {"current_unit_seconds": current_left, "run_seconds": run_left, "units_without_estimate": unknown},
         "seconds": run_info.get("seconds"),
     }

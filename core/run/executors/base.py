@@ -1,0 +1,102 @@
+"""What every executor does, and the driver loop the parallel ones share.
+
+An executor gets the units still to do, in plan order, and calls ``deliver(spec, result)`` for
+each one in the driver's thread (the driver alone writes the run directory). ``should_run``
+tells it to skip a unit (its model already failed in a way every split would). Results may come
+in any order: the runner aggregates in plan order, so metrics never depend on timing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from clinpred.core.events import Event, EventSink
+from clinpred.core.run.units import UnitResult, UnitSpec
+
+Deliver = Callable[[UnitSpec, UnitResult], None]
+
+#: seconds between two train-progress events a worker forwards to the driver (the last step always goes)
+PROGRESS_EVERY = 0.5
+
+_LIVE_KINDS = ("unit-start", "train-progress", "model-load", "score-progress")
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
+            should_run: Callable[[UnitSpec], bool]) -> None: ...
+
+
+class ThrottledEmit:
+    """A worker's event sink: forwards every event but at most one train-progress per
+    :data:`PROGRESS_EVERY` seconds and unit (plus each unit's last step), tagged with the node."""
+
+    def __init__(self, send: Callable[[Event], None], node: str) -> None:
+        self.send, self.node = send, node
+        self._last: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "train-progress":
+            now = time.monotonic()
+            last_step = event.data.get("step") is not None and event.data.get("step") == event.data.get("total")
+            if not last_step and now - self._last.get(event.unit, 0.0) < PROGRESS_EVERY:
+                return
+            self._last[event.unit] = now
+            event = Event(event.kind, event.unit, event.message, {**event.data, "node": self.node})
+        self.send(event)
+
+
+class WindowedDriver:
+    """The driver loop of a parallel executor: keep at most ``window`` units in flight,
+    submitted in plan order; forward worker events; deliver results as they finish.
+
+    Subclasses implement ``submit(spec) -> handle``, ``wait(handles, timeout) -> [(handle,
+    UnitResult)]`` (finished ones), ``events() -> [Event]`` and ``cancel(handle)``.
+    """
+
+    poll_seconds = 0.2
+
+    def drive(self, specs: list[UnitSpec], window: int, deliver: Deliver, emit: EventSink,
+              should_run: Callable[[UnitSpec], bool]) -> None:
+        queue = list(specs)
+        flight: dict[Any, UnitSpec] = {}
+        delivered: set[str] = set()
+
+        def forward() -> None:  # a late start/progress event of a finished unit would mark it running again
+            for event in self.events():
+                if not (event.unit in delivered and event.kind in _LIVE_KINDS):
+                    emit(event)
+        while queue or flight:
+            while queue and len(flight) < window:
+                spec = queue.pop(0)
+                if should_run(spec):
+                    flight[self.submit(spec)] = spec
+            if not flight:
+                continue
+            finished = self.wait(list(flight), self.poll_seconds)
+            forward()  # a unit's own events come before its result
+            for handle, result in finished:
+                spec = flight.pop(handle)
+                delivered.add(spec.unit)
+                deliver(spec, result)
+                if not result.ok and result.fatal:  # the model's other splits would fail the same way
+                    for other, waiting in list(flight.items()):
+                        if waiting.name == spec.name and self.cancel(other):
+                            flight.pop(other)
+        forward()
+
+    # -- to implement ------------------------------------------------------------------------
+    def submit(self, spec: UnitSpec) -> Any:
+        raise NotImplementedError
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
+        raise NotImplementedError
+
+    def events(self) -> list[Event]:
+        raise NotImplementedError
+
+    def cancel(self, handle: Any) -> bool:
+        raise NotImplementedError

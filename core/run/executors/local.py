@@ -1,0 +1,28 @@
+"""``--executor local`` (the default): units one after another in the driver process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from clinpred.core.events import EventSink
+from clinpred.core.run.executors.base import Deliver
+from clinpred.core.run.unit_work import WorkContext, execute_unit
+from clinpred.core.run.units import UnitSpec
+
+
+class LocalExecutor:
+    """In-process, in plan order; adapters and training checkpoints go straight into the run
+    directory (so ``--resume`` continues a unit's training from its checkpoint)."""
+
+    name = "local"
+
+    def __init__(self, hooks: Any, load_model: Callable[[Any], Any]) -> None:
+        self.hooks, self.load_model = hooks, load_model
+
+    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
+            should_run: Callable[[UnitSpec], bool]) -> None:
+        ctx = WorkContext(dataset, self.hooks, self.load_model, adapter_root=run_dir)
+        for spec in specs:
+            if should_run(spec):
+                deliver(spec, execute_unit(spec, ctx, emit))

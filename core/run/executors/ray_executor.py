@@ -1,0 +1,200 @@
+"""``--executor ray``: units as Ray tasks on a cluster (``--address``) or a local Ray instance.
+
+Each unit is one ``ray.remote`` task with the resources it asks for (LLM: ``llm_cpus``,
+``llm_gpus``, ``memory_gb``, custom resources; baseline: ``baseline_cpus``) and
+``max_retries`` re-runs when its worker or node dies. The dataset goes once into the object
+store; workers never touch the driver's file system: LLM adapters come back as bytes in the
+result and the driver writes them. Progress comes back through a ``ray.util.queue.Queue``
+pinned to the driver's node.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+from clinpred.core.errors import RunError, UserError
+from clinpred.core.events import Event, EventSink
+from clinpred.core.run.execution_config import ExecutionSettings
+from clinpred.core.run.executors.base import Deliver, ThrottledEmit, WindowedDriver
+from clinpred.core.run.unit_work import WorkContext, execute_unit
+from clinpred.core.run.units import UnitResult, UnitSpec, WorkerRef
+
+INSTALL_HINT = "pip install 'clinpred[ray]'"
+
+#: per worker process: (hooks, loader) by WorkerRef, records by dataset sha256
+_BUILT: dict[str, Any] = {}
+_RECORDS: dict[str, Any] = {}
+
+
+def import_ray() -> Any:
+    """``ray``, or one clear error naming the extra."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing about the run leaves the cluster
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"--executor ray needs Ray, which is not installed; install it with {INSTALL_HINT}") from None
+    return ray
+
+
+def node_name(ray: Any) -> str:
+    """``host/nodeid`` (two Ray nodes may share a host)."""
+    try:
+        node = ray.get_runtime_context().get_node_id()[:8]
+    except Exception:  # noqa: BLE001 - not in a Ray worker
+        node = "?"
+    return f"{socket.gethostname()}/{node}"
+
+
+def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any) -> UnitResult:
+    """The body of one Ray task (runs on a worker)."""
+    import ray
+
+    key = repr(ref)
+    if key not in _BUILT:
+        ref.apply_env()
+        from clinpred.core.models.blas import activate
+
+        activate()
+        _BUILT[key] = ref.build()
+    hooks, load_model = _BUILT[key]
+    node = node_name(ray)
+    ctx = WorkContext(dataset, hooks, load_model, adapter_root=None, node=node,
+                      records=_RECORDS.get(getattr(dataset, "sha256", "")))
+
+    def send(event: Event) -> None:
+        # fire and forget: a task blocked in ray.get gives its CPU back and Ray would start
+        # another unit on this node meanwhile (calls from one task stay in order)
+        try:
+            events.actor.put_nowait.remote(event)
+        except Exception:  # noqa: BLE001 - progress is best effort; the unit goes on
+            pass
+
+    result = execute_unit(spec, ctx, ThrottledEmit(send, node))
+    if ctx._records is not None:
+        _RECORDS[getattr(dataset, "sha256", "")] = ctx._records
+    return result
+
+
+class RayExecutor(WindowedDriver):
+    name = "ray"
+
+    def __init__(self, worker: WorkerRef, settings: ExecutionSettings) -> None:
+        self.worker, self.settings = worker, settings
+        self.ray = import_ray()
+        self._remote: Any = None
+        self._queue: Any = None
+        self._dataset: Any = None
+        self._connected = False
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        ray, address = self.ray, self.settings.address
+        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(include_dashboard=False, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+            raise RunError(f"cannot connect to {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+                           "check `ray status` on the head node and --address") from None
+
+    def prepare(self, kinds: set[str]) -> None:
+        """Connect and check the cluster can run units of ``kinds`` (before the run directory
+        is touched, so a bad address or request leaves nothing behind)."""
+        self._connect()
+        self._connected = True
+        total = self.ray.cluster_resources()
+        for kind in sorted(kinds):
+            opts = self._options(kind)
+            for name, amount in opts.get("resources", {}).items():
+                if total.get(name, 0.0) < amount:
+                    raise UserError(f"no node of the Ray cluster offers {amount:g} {name!r} (the cluster has "
+                                    f"{total.get(name, 0.0):g}); lower [execution] resources or add such a node")
+            for key, name in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+                if opts.get(key, 0) > total.get(name, 0.0):
+                    raise UserError(f"{kind} units ask for {opts[key]:g} {name} but the Ray cluster has "
+                                    f"{total.get(name, 0.0):g}; lower [execution] llm_gpus/llm_cpus or add nodes")
+
+    def _options(self, kind: str) -> dict[str, Any]:
+        s = self.settings
+        opts: dict[str, Any] = {"max_retries": s.max_retries, "retry_exceptions": False}
+        if kind == "baseline":
+            opts["num_cpus"] = s.baseline_cpus
+            return opts
+        opts.update(num_cpus=s.llm_cpus, num_gpus=s.llm_gpus)
+        if s.memory_gb:
+            opts["memory"] = int(s.memory_gb * 2**30)
+        if s.resources:
+            opts["resources"] = dict(s.resources)
+        return opts
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
+            should_run: Callable[[UnitSpec], bool]) -> None:
+        if not specs:
+            if self._connected:
+                self.ray.shutdown()
+                self._connected = False
+            return
+        ray = self.ray
+        from ray.util.queue import Queue
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        try:
+            if not self._connected:
+                self.prepare({spec.kind for spec in specs})
+            here = ray.get_runtime_context().get_node_id()
+            self._queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy":
+                                               NodeAffinitySchedulingStrategy(here, soft=True)})
+            self._dataset = ray.put(dataset)
+            self._remote = ray.remote(ray_unit)
+            window = self.settings.max_concurrent or len(specs)
+            emit(Event("message", "", f"Ray cluster: {len(ray.nodes())} node(s), "
+                                      f"{ray.cluster_resources().get('CPU', 0):g} CPU, "
+                                      f"{ray.cluster_resources().get('GPU', 0):g} GPU"))
+            self.drive(specs, window, deliver, emit, should_run)
+        finally:
+            ray.shutdown()
+            self._connected = False
+
+    def submit(self, spec: UnitSpec) -> Any:
+        return self._remote.options(**self._options(spec.kind)).remote(self.worker, self._dataset, spec, self._queue)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
+        ray = self.ray
+        ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)
+        if ready:
+            more, _ = ray.wait([h for h in handles if h not in ready], num_returns=len(handles) - len(ready), timeout=0)
+            ready = ready + more
+        out = []
+        for handle in ready:
+            try:
+                out.append((handle, ray.get(handle)))
+            except ray.exceptions.RayError as exc:
+                out.append((handle, self._lost(handle, exc)))
+        return out
+
+    def _lost(self, handle: Any, exc: Exception) -> UnitResult:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = (f"the Ray worker running this unit was lost {self.settings.max_retries + 1} time(s) "
+                  f"({type(exc).__name__}{': ' + first[:160] if first else ''})")
+        return UnitResult(unit="", fingerprint="", error=reason)
+
+    def events(self) -> list[Event]:
+        try:
+            n = self._queue.qsize()
+            return self._queue.get_nowait_batch(n) if n else []
+        except Exception:  # noqa: BLE001 - the progress queue is best effort
+            return []
+
+    def cancel(self, handle: Any) -> bool:
+        try:
+            self.ray.cancel(handle)
+        except Exception:  # noqa: BLE001
+            return False
+        return True

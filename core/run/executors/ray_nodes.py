@@ -1,0 +1,59 @@
+"""What each node of a Ray cluster would run units with (for ``clinpred doctor --address``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinpred.core.run.executors.ray_executor import import_ray, node_name
+
+
+def _probe() -> dict[str, Any]:
+    """Runs on one node: its device, BLAS and versions, as a unit there would see them."""
+    import importlib.metadata as md
+
+    from clinpred.core.models import blas
+
+    blas.activate()
+    from clinpred.core.models.device import backend
+
+    import ray
+
+    def version(dist: str) -> str | None:
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return None
+
+    return {"node": node_name(ray), "device": backend(), "blas": blas.describe()["name"],
+            "clinpred": version("clinpred"), "mlx": version("mlx"), "mlx_lm": version("mlx-lm"),
+            "gpus_assigned": len(ray.get_gpu_ids())}
+
+
+def probe_nodes(address: str, *, timeout: float = 120.0) -> list[dict[str, Any]]:
+    """One probe task pinned to every alive node of the cluster at ``address``."""
+    from clinpred.core.errors import RunError
+
+    ray = import_ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise RunError(f"cannot connect to the Ray cluster at {address!r}: {str(exc).splitlines()[0]}; "
+                       "check `ray status` on the head node") from None
+    try:
+        probe = ray.remote(_probe)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                .remote() for n in nodes]
+        out = []
+        for node, ref in zip(nodes, refs):
+            try:
+                row = ray.get(ref, timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 - one broken node is a row, not a crash
+                row = {"node": node["NodeID"][:8], "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+            row["resources"] = {k: v for k, v in node.get("Resources", {}).items() if not k.startswith("node:")}
+            out.append(row)
+        return out
+    finally:
+        ray.shutdown()

@@ -1,0 +1,191 @@
+"""`--executor ray` on a real two-node Ray cluster started by the test on loopback (a head and
+one worker node, each a `ray start --block` process group with a private --temp-dir): the same
+metrics.json as a local run byte for byte, units on both nodes in `clinpred status`, a worker
+node killed mid-unit (the unit is retried), the driver killed (`--resume` completes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+
+from clirun import clinpred  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+[run]
+baselines = ["majority", "lasso"]
+[evaluation]
+bootstrap = 200
+generate = false
+[[models]]
+name = "tiny"
+family = "qwen"
+model_id = "{path}"
+lora_layers = 2
+lora_rank = 4
+learning_rate = 1e-3
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray_cluster import start_cluster
+
+    c = start_cluster(head_cpus=1)
+    try:
+        c.add_worker(cpus=1)
+        c.wait_nodes(2)
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tiny_models import tiny_model_dir
+
+    root = tmp_path_factory.mktemp("ray")
+    data = root / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "100", "--seed", "11", "-o", str(data)).code == 0
+    config = root / "configs.toml"
+    config.write_text(CONFIG.format(path=tiny_model_dir("qwen2")))
+    return data, config
+
+
+def _args(setup: tuple[Path, Path], out: Path, iters: int) -> list[str]:
+    data, config = setup
+    return ["run", "--config", str(config), "--data", str(data), "--model", "tiny", "--cv", "2",
+            "--iters", str(iters), "--out", str(out)]
+
+
+def _cli(args: list[str], cluster, *, check: bool = True) -> subprocess.CompletedProcess:
+    """`clinpred ARGS` in its own process (a Ray driver must not share the test process)."""
+    proc = subprocess.run([sys.executable, "-m", "clinpred.cli.main", *args], env=cluster.env(),
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+_LOCAL: dict[int, Path] = {}
+
+
+def _local(setup, tmp_path_factory, iters: int) -> Path:
+    if iters not in _LOCAL:
+        out = tmp_path_factory.mktemp("local") / "run"
+        result = clinpred(*_args(setup, out, iters))
+        assert result.code == 0, result.err
+        _LOCAL[iters] = out
+    return _LOCAL[iters]
+
+
+def _status(out: Path) -> dict:
+    try:
+        return json.loads((out / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def test_ray_grid_equals_local_byte_for_byte_and_uses_both_nodes(cluster, setup, tmp_path, tmp_path_factory) -> None:
+    local = _local(setup, tmp_path_factory, 3)
+    out = tmp_path / "ray"
+    proc = _cli([*_args(setup, out, 3), "--executor", "ray", "--address", cluster.address], cluster)
+    assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
+    for path in sorted((local / "predictions").iterdir()):
+        assert (out / "predictions" / path.name).read_bytes() == path.read_bytes(), path.name
+    for split in ("r0f0", "r0f1"):  # the adapters came back by value and are the same bytes
+        for name in ("adapters.safetensors", "adapter_config.json"):
+            assert (out / "adapters" / "tiny" / split / name).read_bytes() == \
+                (local / "adapters" / "tiny" / split / name).read_bytes()
+    nodes = {u["node"].rsplit("/", 1)[1] for u in _status(out)["units"].values()}
+    assert nodes == set(cluster.node_ids().values()), proc.stderr
+    shown = clinpred("status", str(out))
+    assert shown.code == 0 and all(node in shown.out for node in nodes)
+
+
+def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, tmp_path, tmp_path_factory) -> None:
+    local = _local(setup, tmp_path_factory, 200)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 200), "--executor", "ray",
+                             "--address", cluster.address], env=cluster.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        running = _status(out).get("running") or {}
+        if any(u.startswith("tiny/") and (r.get("step") or 0) >= 10 for u, r in running.items()):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists()
+    done_before = len(list((out / "units").rglob("*.json")))
+    result = clinpred(*_args(setup, out, 200), "--resume")  # resumed with the local executor
+    assert result.code == 0, result.err
+    assert result.err.count("already done (resumed)") == done_before
+    assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
+
+
+def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, setup, tmp_path, tmp_path_factory) -> None:
+    local = _local(setup, tmp_path_factory, 200)
+    worker = cluster.node_ids()["worker"]
+    out = tmp_path / "node-killed"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 200), "--executor", "ray",
+                             "--address", cluster.address], env=cluster.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        running = _status(out).get("running") or {}
+        hit = [u for u, r in running.items() if u.startswith("tiny/") and str(r.get("node", "")).endswith(worker)
+               and (r.get("step") or 0) >= 10]
+        if hit:
+            killed = hit[0]
+            cluster.kill(cluster.workers[-1])
+            break
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=600)
+    assert killed is not None, f"no LLM unit trained on the worker node: {err[-2000:]}"
+    assert proc.returncode == 0, err[-3000:]
+    assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
+    assert json.loads((out / "run.json").read_text())["failed"] == {}
+    assert _status(out)["units"][killed]["state"] == "done"
+
+
+def test_doctor_reports_the_device_of_every_worker_node(cluster) -> None:
+    if len(cluster.workers) == 0 or cluster.workers[-1].poll() is not None:  # the node-kill test took it
+        cluster.add_worker(cpus=1)
+        cluster.wait_nodes(2)
+    for _ in range(10):  # a node that just joined (or just died) takes a moment to be listed as such
+        proc = _cli(["doctor", "--json", "--address", cluster.address], cluster)
+        workers = json.loads(proc.stdout)["workers"]
+        if len(workers) == 2 and all("device" in w for w in workers):
+            break
+        time.sleep(3)
+    assert {w["node"].rsplit("/", 1)[1] for w in workers} == set(cluster.node_ids().values())
+    assert all(w["device"] == "cpu" and w["mlx"] for w in workers)
+    assert any(w["resources"].get("worker_node") == 1 for w in workers)
+
+
+def test_a_resource_no_node_offers_is_one_error_before_any_unit(cluster, setup, tmp_path) -> None:
+    data, config = setup
+    custom = tmp_path / "custom.toml"
+    custom.write_text(config.read_text() + "\n[execution]\nllm_gpus = 0\n[execution.resources]\nh100 = 1\n")
+    out = tmp_path / "never"
+    proc = _cli(["run", "--config", str(custom), "--data", str(data), "--model", "tiny", "--no-baselines",
+                 "--cv", "2", "--out", str(out), "--executor", "ray", "--address", cluster.address], cluster, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "Error: no node of the Ray cluster offers 1 'h100' (the cluster has 0); "
+        "lower [execution] resources or add such a node")
+    assert not out.exists()  # checked before the run directory is created
