@@ -20,7 +20,7 @@ Deliver = Callable[[UnitSpec, UnitResult], None]
 #: seconds between two train-progress events a worker forwards to the driver (the last step always goes)
 PROGRESS_EVERY = 0.5
 
-_LIVE_KINDS = ("unit-start", "train-progress", "model-load", "score-progress")
+_LIVE_KINDS = ("unit-start", "train-progress", "phase-progress", "model-load", "score-progress")
 
 
 class Executor(Protocol):
@@ -31,17 +31,19 @@ class Executor(Protocol):
 
 
 class ThrottledEmit:
-    """A worker's event sink: forwards every event but at most one train-progress per
-    :data:`PROGRESS_EVERY` seconds and unit (plus each unit's last step), tagged with the node."""
+    """A worker's event sink: forwards every event but at most one train-progress (or
+    phase-progress, e.g. the trunk-cache build) per :data:`PROGRESS_EVERY` seconds and unit (plus
+    each unit's last step), tagged with the node."""
 
     def __init__(self, send: Callable[[Event], None], node: str) -> None:
         self.send, self.node = send, node
         self._last: dict[str, float] = {}
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "train-progress":
+        if event.kind in ("train-progress", "phase-progress"):
             now = time.monotonic()
-            last_step = event.data.get("step") is not None and event.data.get("step") == event.data.get("total")
+            done = event.data.get("step", event.data.get("done"))
+            last_step = done is not None and done == event.data.get("total")
             if not last_step and now - self._last.get(event.unit, 0.0) < PROGRESS_EVERY:
                 return
             self._last[event.unit] = now
