@@ -44,9 +44,9 @@ def test_the_live_display_shows_the_cache_phase_then_training() -> None:
 
     console = RunConsole(0)
     console(Event("phase-progress", "m/holdout", data={"phase": "frozen-trunk cache", "done": 3, "total": 12}))
-    assert console._task_kind == "frozen-trunk cache"
+    assert console._kinds["m/holdout"] == "frozen-trunk cache"
     assert console._progress.tasks[0].completed == 3 and console._progress.tasks[0].total == 12
     console(Event("train-progress", "m/holdout", data={"step": 1, "total": 5, "loss": 0.7}))
-    assert console._task_kind == "training" and console._progress.tasks[0].total == 5
+    assert console._kinds["m/holdout"] == "training" and [t.total for t in console._progress.tasks] == [5]
     console.close()
     assert console._progress is None
