@@ -20,6 +20,7 @@ from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
 from clinpred.core.run.rundir import read_json_file
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
+from clinpred.core.report.report_search import search_blocks
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
 FIGURE_DIR = "report_files"
@@ -218,6 +219,7 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
                f"Status: {run_info.get('status', '?')}.")
     prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *figure_blocks(metrics, outputs, units),
+                           *search_blocks(units),
                            *diagnostics_blocks(diagnose(source, parse=parse)),
                            *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
     return title, blocks

@@ -48,7 +48,7 @@ HYPERPARAMETERS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "frozen_trunk_cache": (bool, lambda v: True, ""),
     "prefix_cache": (bool, lambda v: True, ""),
 }
-MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", *HYPERPARAMETERS)
+MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", "search", *HYPERPARAMETERS)
 
 BASELINE_NAMES = ("majority", "lasso", "random_forest", "gradient_boosting")
 
@@ -123,6 +123,7 @@ class RunConfig:
     baselines: tuple[str, ...]
     dataset: dict[str, Any] = field(factory=dict, hash=False)  # the raw [dataset] table
     source: str = "<bundled>"
+    search: Any = None  # SearchSettings ([search] + [models.search]; core/run/search_config.py)
     base_dir: Path = field(factory=Path.cwd)
 
     def model(self, name: str) -> ModelConfig | None:
@@ -141,7 +142,9 @@ def _checked(table: Mapping[str, Any], rules: Mapping[str, Any], where: str) -> 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
     """Validate a parsed model_configs.toml."""
-    check_keys(data, ("run", "evaluation", "dataset", "models"), source)
+    from clinpred.core.run.search_config import parse_search
+
+    check_keys(data, ("run", "evaluation", "dataset", "models", "search"), source)
     run = data.get("run", {})
     expect_type(run, dict, source, "[run]")
     check_keys(run, ("models", "baselines"), f"{source} [run]")
@@ -201,6 +204,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         dataset=dict(dataset),
         source=source,
         base_dir=base_dir or Path.cwd(),
+        search=parse_search(data, source, check_hyperparameters),
     )
 
 

@@ -23,6 +23,7 @@ from clinpred.core.run.config import EvaluationConfig
 from clinpred.core.errors import ClinpredError, RunError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.llm_unit import FamilyHooks, run_llm_unit
+from clinpred.core.llm.search import search_summary
 from clinpred.core.run.plan import ModelPlan
 from clinpred.core.run.rundir import RunDirectory
 from clinpred.core.run.status import StatusRecorder
@@ -43,6 +44,8 @@ class RunRequest:
     config_source: str
     resume: bool = False
     command: list[str] = field(factory=list)
+    #: model name -> SearchConfig, for the models whose hyperparameters are searched (nested)
+    search: dict[str, Any] = field(factory=dict)
 
 
 @define
@@ -149,7 +152,7 @@ class Runner:
                     break
                 self._unit(plan.name, split, k, results, failed,
                            lambda s=split, k=k, p=plan: self._llm(p, dataset, records, s, k),
-                           hyper=plan.hyperparameters)
+                           hyper={**plan.hyperparameters, **self._search_key(plan.name)})
 
         kinds = {**{b: "baseline" for b in req.baselines}, **{p.name: "llm" for p in req.plans}}
         metrics = self._aggregate(dataset, splits, results, kinds, failed)
@@ -214,13 +217,36 @@ class Runner:
         seed = ev.seed + k
         train, weights, _ = _balanced_training(split, dataset.labels, ev, seed)
         multi = len(self.status.splits) > 1
-        return run_llm_unit(
+        hyper, explicit, search = plan.hyperparameters, plan.explicit, None
+        if plan.name in self.request.search:  # nested search on the training part (core/llm/search.py)
+            search = self._search(plan, dataset, records, split, seed)
+            hyper, explicit = {**hyper, **search["chosen"]}, explicit | frozenset(search["chosen"])
+        result = run_llm_unit(
             name=plan.name, family=plan.family, hooks=self.hooks, load=lambda: self.load_model(plan),
             dataset=dataset, records=records, split=split, train_idx=train, sample_weights=weights,
-            hyper=plan.hyperparameters, explicit=plan.explicit, evaluation=ev,
+            hyper=hyper, explicit=explicit, evaluation=ev,
             adapter_dir=self.rundir.adapter_dir(plan.name, split.name if multi else None),
             seed=seed, emit=self.emit, unit=f"{plan.name}/{split.name}", resume=self.request.resume,
         )
+        if search is not None:
+            result["search"] = search
+        return result
+
+    def _search_key(self, name: str) -> dict[str, Any]:
+        cfg = self.request.search.get(name)
+        return {} if cfg is None else {"search": cfg.to_dict()}
+
+    def _search(self, plan: ModelPlan, dataset: Any, records: list[Any], split: Any, seed: int) -> dict[str, Any]:
+        from clinpred.core.llm.llm_unit import PromptBook
+        from clinpred.core.llm.search import run_search
+
+        task = dataset.schema.task
+        return run_search(
+            cfg=self.request.search[plan.name], load=lambda: self.load_model(plan),
+            book=lambda tok: PromptBook(self.hooks, plan.family, tok, task, records), labels=dataset.labels,
+            train_part=np.asarray(split.train, dtype=int), balance=self.request.evaluation.balance,
+            hyper=plan.hyperparameters, seed=seed, search_dir=self.rundir.search_dir(plan.name, split.name),
+            positive=task.positive, negative=task.negative, emit=self.emit, unit=f"{plan.name}/{split.name}")
 
     # -- results -----------------------------------------------------------------------------
     def _aggregate(self, dataset: Any, splits: list[Any], results: dict, kinds: dict[str, str],
@@ -236,6 +262,7 @@ class Runner:
                 continue
             ordered = {s.name: units[s.name] for s in splits}
             entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed))
+            entry.update(search_summary(ordered))  # chosen hyperparameters per split, if searched
             self.rundir.write_predictions(name, prediction_rows(dataset, ordered, ev.store_prompts))
             models[name] = entry
         best = paired_comparisons(dataset, {n: {s.name: u[s.name] for s in splits} for n, u in results.items()
@@ -266,7 +293,9 @@ class Runner:
                                 for part in ("train", "val", "test")} for s in splits},
             "models": [{"name": p.name, "model_id": p.model_id, "family": p.family_name,
                         "catalog": p.catalog.name if p.catalog else None,
-                        "hyperparameters": p.hyperparameters, "unavailable": p.unavailable} for p in req.plans],
+                        "hyperparameters": p.hyperparameters, "unavailable": p.unavailable,
+                        **({"search": req.search[p.name].to_dict()} if p.name in req.search else {})}
+                       for p in req.plans],
             "baselines": list(req.baselines),
             "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
         }
