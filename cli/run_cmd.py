@@ -51,6 +51,24 @@ def _preflight(plans: list[Any]) -> None:
             check_source(plan.model_id)
 
 
+def _searched(config: Any, plans: list[Any], enable: bool, trials: int | None) -> dict[str, Any]:
+    """model name -> SearchConfig for the models whose hyperparameters are searched."""
+    from clinpred.core.errors import UserError
+
+    settings = config.search
+    if settings is None:
+        return {}
+    settings = settings.with_command_line(enable=enable, trials=trials)
+    out = {p.name: settings.for_model(p.name) for p in plans if not p.unavailable and settings.for_model(p.name).enabled}
+    if trials is not None and not out:
+        raise UserError("--trials sets the number of search trials; add --search (and select an LLM)")
+    if out:
+        from clinpred.core.llm.search import require_optuna
+
+        require_optuna()
+    return out
+
+
 @click.command()
 @click.option("--family", "families", multiple=True, metavar="F", help="Run the configured models of family F (repeatable).")
 @click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
@@ -72,12 +90,15 @@ def _preflight(plans: list[Any]) -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes of --executor process (default: CPU count).")
 @click.option("--address", default=None, metavar="auto|HOST:PORT",
               help="Ray cluster of --executor ray (default: start a local Ray instance).")
+@click.option("--search", "search", is_flag=True,
+              help="Nested hyperparameter search (Optuna) per split, with the config's [search] ranges.")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials of the hyperparameter search (overrides n_trials).")
 @click.pass_context
 def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], config_path: str | None,
         data: str | None, out: str | None, cv: int | None, repeats: int | None, seed: int | None,
         iters: int | None, baselines_only: bool, no_baselines: bool, generate: bool | None,
         store_prompts: bool | None, resume: bool, executor: str | None, jobs: int | None,
-        address: str | None) -> None:
+        address: str | None, search: bool = False, trials: int | None = None) -> None:
     """Fine-tune and evaluate LLMs against classical baselines, with honest statistics.
 
     With no options: the synthetic retained-placenta cohort, the embedded default model
@@ -115,6 +136,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
         config, registry, models=models, family_names=families, overrides={"num_iters": iters} if iters else {}
     )
     _preflight(plans)
+    searched = _searched(config, plans, search, trials)
     baselines = () if no_baselines else config.baselines
     if not plans and not baselines:
         raise UserError("nothing to run: no model selected and baselines are off")
@@ -122,7 +144,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     request = RunRequest(
         out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=schema_for(config, data),
         config_source=str(Path(config_path).resolve()) if config_path else config.source,
-        resume=resume, command=["clinpred", *state.argv],
+        resume=resume, command=["clinpred", *state.argv], search=searched,
     )
     from clinpred.cli.executor_choice import make_executor
 

@@ -27,6 +27,7 @@ from clinpred.core.report.report_stats import (
     warning_blocks,
 )
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
+from clinpred.core.report.report_search import search_blocks
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
 FIGURE_DIR = "report_files"
@@ -233,7 +234,7 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
     prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
                            *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *site_blocks(metrics),
-                           *cohort_blocks(metrics),
+                           *cohort_blocks(metrics), *search_blocks(units),
                            *diagnostics_blocks(diagnose(source, parse=parse)),
                            *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
     return title, blocks

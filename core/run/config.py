@@ -49,7 +49,7 @@ HYPERPARAMETERS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "frozen_trunk_cache": (bool, lambda v: True, ""),
     "prefix_cache": (bool, lambda v: True, ""),
 }
-MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", *HYPERPARAMETERS)
+MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", "search", *HYPERPARAMETERS)
 
 BASELINE_NAMES = ("majority", "lasso", "random_forest", "gradient_boosting")
 
@@ -129,6 +129,7 @@ class RunConfig:
     dataset: dict[str, Any] = field(factory=dict, hash=False)  # the raw [dataset] table
     execution: dict[str, Any] = field(factory=dict, hash=False)  # the raw [execution] table (execution_config.py)
     source: str = "<bundled>"
+    search: Any = None  # SearchSettings ([search] + [models.search]; core/run/search_config.py)
     base_dir: Path = field(factory=Path.cwd)
 
     def model(self, name: str) -> ModelConfig | None:
@@ -150,14 +151,16 @@ _SCHEMA_ONLY_KEYS = ("path", "id_column", "target_column", "positive_values", "f
 
 def _is_bare_schema(data: Mapping[str, Any]) -> bool:
     """A schema file given as --config: dataset keys at the top, no config table."""
-    return any(k in data for k in _SCHEMA_ONLY_KEYS) and not any(k in data for k in ("run", "evaluation", "models", "dataset"))
+    return any(k in data for k in _SCHEMA_ONLY_KEYS) and not any(k in data for k in ("run", "evaluation", "models", "dataset", "execution", "search"))
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
     """Validate a parsed model_configs.toml (a bare dataset schema file is read as its [dataset])."""
+    from clinpred.core.run.search_config import parse_search
+
     if _is_bare_schema(data):
         data = {"dataset": dict(data)}
-    check_keys(data, ("run", "evaluation", "dataset", "models", "execution"), source)
+    check_keys(data, ("run", "evaluation", "dataset", "models", "execution", "search"), source)
     run = data.get("run", {})
     expect_type(run, dict, source, "[run]")
     check_keys(run, ("models", "baselines"), f"{source} [run]")
@@ -229,6 +232,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
         execution=dict(execution),
         source=source,
         base_dir=base_dir or Path.cwd(),
+        search=parse_search(data, source, check_hyperparameters),
     )
 
 

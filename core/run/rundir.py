@@ -7,6 +7,7 @@ RUN_DIR/predictions/NAME.jsonl   one line per evaluated patient
 RUN_DIR/adapters/NAME[/SPLIT]/   adapters.safetensors + adapter_config.json
 RUN_DIR/splits.json              the split manifest (ids per part)
 RUN_DIR/units/NAME/SPLIT.json    one completed (model, split) unit; --resume skips these
+RUN_DIR/search/NAME/SPLIT/trial-NNN.json  one completed search trial; --resume skips these
 RUN_DIR/status.json              what is running now (for `clinpred status`)
 RUN_DIR/.lock                    the one writer's pid, host, start time (core/run/lock.py)
 ```
@@ -73,6 +74,9 @@ class RunDirectory:
     def adapter_dir(self, model: str, split: str | None) -> Path:
         base = self.path / "adapters" / safe(model)
         return base / safe(split) if split else base
+
+    def search_dir(self, model: str, split: str) -> Path:
+        return self.path / "search" / safe(model) / safe(split)
 
     def unit_file(self, model: str, split: str) -> Path:
         return self.path / "units" / safe(model) / f"{safe(split)}.json"

@@ -24,6 +24,7 @@ from clinpred.core.run.config import EvaluationConfig
 from clinpred.core.errors import ConfigError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.llm_unit import FamilyHooks
+from clinpred.core.llm.search import search_summary
 from clinpred.core.run.executors.base import Executor
 from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
@@ -46,6 +47,8 @@ class RunRequest:
     config_source: str
     resume: bool = False
     command: list[str] = field(factory=list)
+    #: model name -> SearchConfig, for the models whose hyperparameters are searched (nested)
+    search: dict[str, Any] = field(factory=dict)
 
 
 @define
@@ -184,15 +187,17 @@ class Runner:
             if plan is not None and plan.unavailable:
                 continue
             for k, split in enumerate(splits):
+                hyper = {**plan.hyperparameters, **self._search_key(name)} if plan else {}
                 key = _fingerprint({"name": name, "split": k, "seed": ev.seed,
-                                    "hyper": (plan.hyperparameters if plan else None) or {}, "ev": self._unit_settings()})
+                                    "hyper": hyper, "ev": self._unit_settings()})
                 done = self.rundir.read_unit(name, split.name) if req.resume else None
                 if done and done.get("status") == "done" and done.get("fingerprint") == key:
                     results[name][split.name] = done
                     self.emit(Event("unit-skip", f"{name}/{split.name}", "already done"))
                     continue
                 specs.append(UnitSpec(kind, name, split, k, unit_seed(ev.seed, k), key, ev, plan=plan,
-                                      adapter_split=split.name if multi else None, resume=req.resume))
+                                      adapter_split=split.name if multi else None, resume=req.resume,
+                                      search=req.search.get(name)))
         return specs
 
     def _execute(self, specs: list[UnitSpec], dataset: Any, results: dict) -> dict[str, str]:
@@ -251,6 +256,10 @@ class Runner:
                 "threshold": [ev.threshold, ev.fixed_threshold], "balance": ev.balance,
                 "generate": [ev.generate, ev.max_new_tokens]}
 
+    def _search_key(self, name: str) -> dict[str, Any]:
+        cfg = self.request.search.get(name)
+        return {} if cfg is None else {"search": cfg.to_dict()}
+
     # -- results -----------------------------------------------------------------------------
     def _aggregate(self, dataset: Any, splits: list[Any], results: dict, kinds: dict[str, str],
                    failed: dict[str, str]) -> dict[str, Any]:
@@ -268,6 +277,7 @@ class Runner:
             ordered = {s.name: units[s.name] for s in splits}
             entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed,
                                                         repeats=repeats, clusters=clusters))
+            entry.update(search_summary(ordered))  # chosen hyperparameters per split, if searched
             self.rundir.write_predictions(name, prediction_rows(dataset, ordered, ev.store_prompts))
             models[name] = entry
         best = paired_comparisons(dataset, {n: {s.name: u[s.name] for s in splits} for n, u in results.items()
@@ -306,7 +316,9 @@ class Runner:
                                 for part in ("train", "val", "test")} for s in splits},
             "models": [{"name": p.name, "model_id": p.model_id, "family": p.family_name,
                         "catalog": p.catalog.name if p.catalog else None,
-                        "hyperparameters": p.hyperparameters, "unavailable": p.unavailable} for p in req.plans],
+                        "hyperparameters": p.hyperparameters, "unavailable": p.unavailable,
+                        **({"search": req.search[p.name].to_dict()} if p.name in req.search else {})}
+                       for p in req.plans],
             "baselines": list(req.baselines),
             "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
         }

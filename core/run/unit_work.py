@@ -85,12 +85,35 @@ def _llm(spec: UnitSpec, ctx: WorkContext, emit: EventSink, root: Path) -> dict[
 
     ev, dataset, split, plan = spec.evaluation, ctx.dataset, spec.split, spec.plan
     train, weights, _ = balanced_training(split, dataset.labels, ev, spec.seed)
-    return run_llm_unit(
+    hyper, explicit, search = plan.hyperparameters, plan.explicit, None
+    if spec.search is not None:  # nested search on the training part (core/llm/search.py)
+        search = _search(spec, ctx, emit, root)
+        hyper, explicit = {**hyper, **search["chosen"]}, explicit | frozenset(search["chosen"])
+    result = run_llm_unit(
         name=plan.name, family=plan.family, hooks=ctx.hooks, load=lambda: ctx.load_model(plan),
         dataset=dataset, records=ctx.records(), split=split, train_idx=train, sample_weights=weights,
-        hyper=plan.hyperparameters, explicit=plan.explicit, evaluation=ev,
+        hyper=hyper, explicit=explicit, evaluation=ev,
         adapter_dir=_adapter_dir(spec, root), seed=spec.seed, emit=emit, unit=spec.unit, resume=spec.resume,
     )
+    if search is not None:
+        result["search"] = search
+    return result
+
+
+def _search(spec: UnitSpec, ctx: WorkContext, emit: EventSink, root: Path) -> dict[str, Any]:
+    """The search's trials, each saved under ``root``'s search/NAME/SPLIT/ (resumable)."""
+    from clinpred.core.llm.llm_unit import PromptBook
+    from clinpred.core.llm.search import run_search
+    from clinpred.core.run.rundir import RunDirectory
+
+    plan, dataset = spec.plan, ctx.dataset
+    task = dataset.schema.task
+    return run_search(
+        cfg=spec.search, load=lambda: ctx.load_model(plan),
+        book=lambda tok: PromptBook(ctx.hooks, plan.family, tok, task, ctx.records()), labels=dataset.labels,
+        train_part=np.asarray(spec.split.train, dtype=int), balance=spec.evaluation.balance,
+        hyper=plan.hyperparameters, seed=spec.seed, search_dir=RunDirectory(root).search_dir(plan.name, spec.split.name),
+        positive=task.positive, negative=task.negative, emit=emit, unit=spec.unit)
 
 
 def _collect_adapter(spec: UnitSpec, root: Path) -> dict[str, bytes]:

@@ -38,6 +38,8 @@ class UnitSpec:
     plan: ModelPlan | None = None  # LLM units only
     adapter_split: str | None = None  # adapters/NAME/SPLIT when the run has several splits
     resume: bool = False  # continue a training checkpoint found in the adapter directory
+    #: the model's nested hyperparameter search (a SearchConfig), run on the training part first
+    search: Any = None
 
     def __attrs_post_init__(self) -> None:
         if self.kind == "llm" and self.plan is None:

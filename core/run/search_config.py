@@ -1,0 +1,126 @@
+"""``[search]`` and ``[models.search]`` tables -> validated :class:`SearchConfig` per model.
+
+```toml
+[search]                       # defaults for every model
+enabled = false                # or `clinpred run --search`
+n_trials = 8                   # `--trials N`
+sampler = "tpe"                # tpe | random | grid (grid: every parameter a choice list)
+objective = "val_auroc"        # val_auroc (maximized) | val_loss (answer loss, minimized)
+pruner = "median"              # median (stop a trial below the median curve) | none
+inner_val_fraction = 0.2       # inner validation part carved from each outer training part
+learning_rate = { low = 1e-5, high = 1e-3 }   # a range (log-uniform for learning_rate)
+lora_rank = [4, 8, 16]         # a choice list
+
+[[models]]
+name = "my-model"
+...
+[models.search]                # this model only: settings merge over [search]
+num_iters = { low = 50, high = 200 }
+```
+
+A table that names any parameter replaces the inherited parameters as a whole (so a model can
+search fewer of them); the other keys merge one by one. Every bound and choice must be a valid
+value of its hyperparameter (the same rules as the model keys); every problem is one
+:class:`ConfigError` line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from attrs import define, evolve, field
+
+from clinpred.core.errors import ConfigError
+from clinpred.core.llm.search_space import LOG_BY_DEFAULT, SEARCHABLE, ParamSpec, SearchConfig
+from clinpred.core.tomlfile import check_keys, expect_type
+
+#: validates {key: value} for ``where`` (config.check_hyperparameters; passed in to avoid an import cycle)
+Checker = Callable[[Mapping[str, Any], str], Any]
+SETTINGS = ("enabled", "n_trials", "sampler", "objective", "pruner", "pruner_startup_trials", "inner_val_fraction")
+#: what `clinpred run --search` explores when the config names no parameter
+DEFAULT_PARAMS: dict[str, Any] = {"learning_rate": {"low": 1e-5, "high": 1e-3}, "lora_rank": [4, 8, 16]}
+
+
+@define(frozen=True)
+class SearchSettings:
+    """The resolved search of every configured model, and the one for models not configured."""
+
+    default: SearchConfig
+    models: dict[str, SearchConfig] = field(factory=dict, hash=False)
+
+    def for_model(self, name: str) -> SearchConfig:
+        return self.models.get(name, self.default)
+
+    def with_command_line(self, *, enable: bool, trials: int | None) -> "SearchSettings":
+        """``--search`` turns every model's search on; ``--trials N`` sets its trial count."""
+        def apply(cfg: SearchConfig) -> SearchConfig:
+            changes: dict[str, Any] = {}
+            if enable:
+                changes["enabled"] = True
+            if trials is not None:
+                changes["n_trials"] = trials
+            return evolve(cfg, **changes) if changes else cfg
+        return SearchSettings(apply(self.default), {k: apply(v) for k, v in self.models.items()})
+
+
+def _param(name: str, value: Any, where: str, check_hyperparameters: Checker) -> ParamSpec:
+    try:
+        return _spec(name, value, where, check_hyperparameters)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _spec(name: str, value: Any, where: str, check_hyperparameters: Checker) -> ParamSpec:
+    if isinstance(value, list):
+        for v in value:
+            check_hyperparameters({name: v}, f"{where} {name} choice")
+        return ParamSpec(name, choices=tuple(value))
+    if isinstance(value, dict):
+        check_keys(value, ("low", "high", "log"), f"{where} {name}")
+        for bound in ("low", "high"):
+            if bound not in value:
+                raise ConfigError(f"{where}: {name} needs {bound}, e.g. {name} = {{ low = ..., high = ... }}")
+            check_hyperparameters({name: value[bound]}, f"{where} {name}.{bound}")
+        log = value.get("log", name in LOG_BY_DEFAULT)
+        expect_type(log, bool, f"{where} {name}", "log")
+        return ParamSpec(name, low=value["low"], high=value["high"], log=log)
+    raise ConfigError(f"{where}: {name} must be a choice list like [4, 8, 16] or a range like "
+                      f"{{ low = 1e-5, high = 1e-3 }} (got {value!r})")
+
+
+def _merge(base: dict[str, Any], table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    expect_type(table, dict, where, "search table")
+    check_keys(table, (*SETTINGS, *SEARCHABLE), where)
+    out = dict(base)
+    if any(k in SEARCHABLE for k in table):
+        out = {k: v for k, v in out.items() if k not in SEARCHABLE}
+    out.update(table)
+    return out
+
+
+def _build(merged: Mapping[str, Any], where: str, check: Checker) -> SearchConfig:
+    settings = {k: v for k, v in merged.items() if k in SETTINGS}
+    for key, types in (("enabled", bool), ("n_trials", int), ("sampler", str), ("objective", str),
+                       ("pruner", str), ("pruner_startup_trials", int), ("inner_val_fraction", (int, float))):
+        if key in settings:
+            expect_type(settings[key], types, where, key)
+    params = [_param(k, v, where, check) for k, v in merged.items() if k in SEARCHABLE]
+    try:
+        return SearchConfig(params=params, **settings)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_search(data: Mapping[str, Any], source: str, check: Checker) -> SearchSettings:
+    """The ``[search]`` table of a parsed config and the ``search`` sub-table of each ``[[models]]``;
+    ``check`` validates hyperparameter values."""
+    top = data.get("search", {})
+    where = f"{source} [search]"
+    base = _merge(dict(DEFAULT_PARAMS), top, where)
+    default = _build(base, where, check)
+    models: dict[str, SearchConfig] = {}
+    for item in data.get("models", []) or []:
+        if isinstance(item, dict) and "search" in item and isinstance(item.get("name"), str):
+            mwhere = f"{source} model {item['name']!r} [models.search]"
+            models[item["name"]] = _build(_merge(base, item["search"], mwhere), mwhere, check)
+    return SearchSettings(default, models)
