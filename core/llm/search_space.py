@@ -2,7 +2,7 @@
 
 A :class:`SearchConfig` holds the searched parameters (:class:`ParamSpec`: a numeric range or a
 list of choices, keys as in model_configs.toml), the number of trials, the sampler, the objective
-and the pruning rule. :mod:`clinpred.core.run.search_config` reads it from TOML;
+and the pruning rule. the run stage (`run/search_config.py`) reads it from TOML;
 :mod:`clinpred.core.llm.search` runs it.
 """
 
