@@ -78,6 +78,16 @@ class LocalCluster:
 
         return {("worker" if is_worker else "head"): node for node, is_worker in json.loads(out.stdout.strip().splitlines()[-1])}
 
+    def worker_ids(self) -> set[str]:
+        """The ids (8 characters) of the alive worker nodes."""
+        code = ("import ray,sys,json; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+                "print(json.dumps([x['NodeID'][:8] for x in ray.nodes() if x['Alive'] and 'worker_node' in x['Resources']]))")
+        out = subprocess.run([sys.executable, "-c", code, self.address], env=self.env(), capture_output=True,
+                             text=True, timeout=60, check=True)
+        import json
+
+        return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
     @staticmethod
     def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         """Kill one node: its ``ray start`` process group (raylet, workers, ...)."""

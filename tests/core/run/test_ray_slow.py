@@ -137,25 +137,34 @@ def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, t
 
 
 def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, setup, tmp_path, tmp_path_factory) -> None:
+    """LLM units may run only on worker nodes (a custom resource), and a second worker joins, so
+    the unit always trains on a worker and its retry has somewhere to go after the kill."""
     local = _local(setup, tmp_path_factory, 200)
-    worker = cluster.node_ids()["worker"]
+    first = cluster.worker_ids()
+    cluster.add_worker(cpus=1)
+    cluster.wait_nodes(3)
+    procs = {next(iter(first)): cluster.workers[-2], next(iter(cluster.worker_ids() - first)): cluster.workers[-1]}
+    data, config = setup
+    pinned = config.parent / "pinned.toml"
+    pinned.write_text(config.read_text() + "\n[execution.resources]\nworker_node = 1\n")
     out = tmp_path / "node-killed"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 200), "--executor", "ray",
+    args = [a if a != str(config) else str(pinned) for a in _args(setup, out, 200)]
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args, "--executor", "ray",
                              "--address", cluster.address], env=cluster.env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     killed = None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         running = _status(out).get("running") or {}
-        hit = [u for u, r in running.items() if u.startswith("tiny/") and str(r.get("node", "")).endswith(worker)
-               and (r.get("step") or 0) >= 10]
+        hit = [(u, node) for u, r in running.items() for node in procs
+               if u.startswith("tiny/") and str(r.get("node", "")).endswith(node) and (r.get("step") or 0) >= 10]
         if hit:
-            killed = hit[0]
-            cluster.kill(cluster.workers[-1])
+            killed = hit[0][0]
+            cluster.kill(procs[hit[0][1]])
             break
         time.sleep(0.2)
     _, err = proc.communicate(timeout=600)
-    assert killed is not None, f"no LLM unit trained on the worker node: {err[-2000:]}"
+    assert killed is not None, f"no LLM unit trained on a worker node: {err[-2000:]}"
     assert proc.returncode == 0, err[-3000:]
     assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
     assert json.loads((out / "run.json").read_text())["failed"] == {}
@@ -163,7 +172,7 @@ def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, s
 
 
 def test_doctor_reports_the_device_of_every_worker_node(cluster) -> None:
-    if len(cluster.workers) == 0 or cluster.workers[-1].poll() is not None:  # the node-kill test took it
+    if not any(w.poll() is None for w in cluster.workers):  # no worker node left alive
         cluster.add_worker(cpus=1)
         cluster.wait_nodes(2)
     for _ in range(10):  # a node that just joined (or just died) takes a moment to be listed as such
