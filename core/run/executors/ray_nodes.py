@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Any
 
 from clinpred.core.run.executors.ray_executor import import_ray, node_name
@@ -31,9 +33,15 @@ def _probe() -> dict[str, Any]:
 
 def probe_nodes(address: str, *, timeout: float = 120.0) -> list[dict[str, Any]]:
     """One probe task pinned to every alive node of the cluster at ``address``."""
-    from clinpred.core.errors import RunError
-
     ray = import_ray()
+    # Ray's driver prints cluster events ("(raylet) The node ... has been marked dead") to
+    # sys.stdout from a background thread; they belong on stderr, not in `doctor --json`.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _probe_all(ray, address, timeout)
+
+
+def _probe_all(ray: Any, address: str, timeout: float) -> list[dict[str, Any]]:
+    from clinpred.core.errors import RunError
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     try:
