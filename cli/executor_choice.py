@@ -28,7 +28,7 @@ def make_executor(config: Any, state: Any, *, executor: str | None, jobs: int | 
     if settings.executor == "process":
         from clinpred.core.run.executors.process import ProcessExecutor
 
-        return ProcessExecutor(worker_ref(state), settings.jobs, settings.max_concurrent)
+        return ProcessExecutor(worker_ref(state), settings.jobs, settings.max_concurrent, settings.max_retries)
     if settings.executor == "ray":
         from clinpred.core.run.executors.ray_executor import RayExecutor
 

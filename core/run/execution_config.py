@@ -9,7 +9,7 @@ llm_gpus = 1              # ray: GPUs each LLM unit asks for (0 = CPU)
 llm_cpus = 1              # ray: CPUs each LLM unit asks for
 baseline_cpus = 1         # ray: CPUs each baseline unit asks for
 memory_gb = 8             # ray: memory each LLM unit asks for (absent = no request)
-max_retries = 3           # ray: re-runs of a unit whose worker or node died
+max_retries = 3           # ray/process: re-runs of a unit whose worker (process) or node died
 max_concurrent = 4        # ray/process: units in flight at once (absent: as many as fit)
 [execution.resources]     # ray: custom resources each LLM unit asks for
 mac = 1

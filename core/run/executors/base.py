@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from attrs import evolve
+
 from clinpred.core.events import Event, EventSink
 from clinpred.core.run.units import UnitResult, UnitSpec
 
@@ -56,16 +58,20 @@ class WindowedDriver:
     submitted in plan order; forward worker events; deliver results as they finish.
 
     Subclasses implement ``submit(spec) -> handle``, ``wait(handles, timeout) -> [(handle,
-    UnitResult)]`` (finished ones), ``events() -> [Event]`` and ``cancel(handle)``.
+    UnitResult | None)]`` (finished ones; None: the worker died under the unit), ``events() ->
+    [Event]`` and ``cancel(handle)``. A unit whose worker died is submitted again, continuing
+    its training checkpoint, up to ``driver_retries`` times (Ray retries its tasks itself: 0).
     """
 
     poll_seconds = 0.2
+    driver_retries = 0
 
     def drive(self, specs: list[UnitSpec], window: int, deliver: Deliver, emit: EventSink,
               should_run: Callable[[UnitSpec], bool]) -> None:
         queue = list(specs)
         flight: dict[Any, UnitSpec] = {}
         delivered: set[str] = set()
+        lost: dict[str, int] = {}
 
         def forward() -> None:  # a late start/progress event of a finished unit would mark it running again
             for event in self.events():
@@ -82,6 +88,17 @@ class WindowedDriver:
             forward()  # a unit's own events come before its result
             for handle, result in finished:
                 spec = flight.pop(handle)
+                if result is None:  # its worker died
+                    lost[spec.unit] = lost.get(spec.unit, 0) + 1
+                    if lost[spec.unit] <= self.driver_retries:
+                        emit(Event("warning", spec.unit, f"{spec.unit}: its worker died; retry "
+                                                         f"{lost[spec.unit]} of {self.driver_retries}"))
+                        retry = evolve(spec, resume=True) if spec.kind == "llm" else spec
+                        flight[self.submit(retry)] = retry
+                        continue
+                    result = UnitResult(spec.unit, spec.fingerprint, error=(
+                        f"the worker running this unit died {lost[spec.unit]} time(s); "
+                        "see the system log (out of memory?) or lower --jobs"))
                 delivered.add(spec.unit)
                 deliver(spec, result)
                 if not result.ok and result.fatal:  # the model's other splits would fail the same way
@@ -94,7 +111,7 @@ class WindowedDriver:
     def submit(self, spec: UnitSpec) -> Any:
         raise NotImplementedError
 
-    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult | None]]:
         raise NotImplementedError
 
     def events(self) -> list[Event]:

@@ -5,6 +5,11 @@ once (pickled at start), rebuild the family hooks from the :class:`WorkerRef`, a
 progress events back through a multiprocessing queue. They share the run directory's file
 system, so LLM adapters and training checkpoints are written in place (``--resume`` continues
 a unit's training from its checkpoint, as with ``local``).
+
+A worker that dies (killed, out of memory) breaks the whole pool: every unit in flight comes
+back as lost, a new pool is started and those units are submitted again, an LLM unit continuing
+from its last checkpoint, up to ``max_retries`` times each. Ctrl-C stops the workers at once
+rather than waiting for their units to finish.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from clinpred.core.run.units import UnitResult, UnitSpec, WorkerRef
 _WORKER: dict[str, Any] = {}
 
 
+def _terminate(pool: futures.ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (``shutdown`` alone waits for the running units to finish;
+    Python 3.11's pool has no public way to stop them)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError):
+            pass
+
+
 def _init_worker(ref: WorkerRef, dataset: Any, events: Any, run_dir: str) -> None:
     ref.apply_env()
     from clinpred.core.models.blas import activate
@@ -44,12 +59,17 @@ def _work(spec: UnitSpec) -> UnitResult:
 class ProcessExecutor(WindowedDriver):
     name = "process"
 
-    def __init__(self, worker: WorkerRef, jobs: int | None = None, max_concurrent: int | None = None) -> None:
+    def __init__(self, worker: WorkerRef, jobs: int | None = None, max_concurrent: int | None = None,
+                 max_retries: int = 3) -> None:
         self.worker = worker
         self.jobs = jobs or os.cpu_count() or 1
         self.window = min(self.jobs, max_concurrent or self.jobs)
+        self.driver_retries = max_retries
         self._pool: futures.ProcessPoolExecutor | None = None
+        self._broken = False
+        self._owner: dict[Any, futures.ProcessPoolExecutor] = {}  # future -> the pool running it
         self._events: Any = None
+        self._start: Callable[[], futures.ProcessPoolExecutor] | None = None
 
     def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
             should_run: Callable[[UnitSpec], bool]) -> None:
@@ -58,23 +78,52 @@ class ProcessExecutor(WindowedDriver):
         ctx = multiprocessing.get_context("spawn")
         self._events = ctx.Queue()
         workers = min(self.jobs, len(specs))
-        self._pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                                 initargs=(self.worker, dataset, self._events, str(run_dir)))
+        self._start = lambda: futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker,
+            initargs=(self.worker, dataset, self._events, str(run_dir)))
+        self._pool, self._broken = self._start(), False
+        finished = False
         try:
             self.drive(specs, self.window, deliver, emit, should_run)
-        except futures.process.BrokenProcessPool as exc:
-            raise RunError(f"a worker process of --executor process died ({exc}); "
-                           "completed units are saved: rerun with --resume") from None
+            finished = True
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if not finished:  # Ctrl-C or an error in the driver: do not wait for the units in flight
+                _terminate(self._pool)
+            self._pool.shutdown(wait=finished, cancel_futures=True)
             self._pool = None
 
     def submit(self, spec: UnitSpec) -> Any:
-        return self._pool.submit(_work, spec)
+        for _ in range(2):
+            if self._broken:  # a worker died: its pool takes no more work; start a fresh one
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool, self._broken = self._start(), False
+            try:
+                handle = self._pool.submit(_work, spec)
+            except futures.process.BrokenProcessPool:
+                self._broken = True
+                continue
+            self._owner[handle] = self._pool
+            return handle
+        raise RunError("the worker processes of --executor process keep dying as they start; "
+                       "run `clinpred doctor` and try --executor local")
 
-    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult | None]]:
         done, _ = futures.wait(handles, timeout=timeout, return_when=futures.FIRST_COMPLETED)
-        return [(f, f.result()) for f in handles if f in done]
+        out: list[tuple[Any, UnitResult | None]] = []
+        for f in handles:
+            if f not in done:
+                continue
+            owner = self._owner.pop(f, None)
+            try:
+                out.append((f, f.result()))
+            except futures.process.BrokenProcessPool:
+                self._broken = self._broken or owner is self._pool  # not a pool already replaced
+                out.append((f, None))
+            except futures.CancelledError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back: that unit fails
+                out.append((f, UnitResult("", "", error=f"{type(exc).__name__}: {exc}")))
+        return out
 
     def events(self) -> list[Event]:
         out = []

@@ -39,6 +39,27 @@ def import_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str | None, *, timeout: float = 5.0) -> None:
+    """Fail in one line, within ``timeout`` seconds, when nothing listens at a ``HOST:PORT`` (or
+    ``ray://HOST:PORT``) address; Ray itself retries an unreachable GCS for minutes. ``auto`` and
+    no address are Ray's to resolve (they fail fast when no cluster runs here)."""
+    if not address or address == "auto" or address.startswith("local"):
+        return
+    bare = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = bare.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT "
+                        "(e.g. 10.0.0.5:6379, the head node's `ray start --head --port`)")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
+        raise RunError(f"cannot reach the Ray cluster at {address!r} ({reason}); start its head node "
+                       f"(`ray start --head --port={port}`) or check --address and the firewall") from None
+
+
 def node_name(ray: Any) -> str:
     """``host/nodeid`` (two Ray nodes may share a host)."""
     try:
@@ -92,6 +113,7 @@ class RayExecutor(WindowedDriver):
     # -- set-up ------------------------------------------------------------------------------
     def _connect(self) -> None:
         ray, address = self.ray, self.settings.address
+        check_reachable(address)
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
         try:
             if address:

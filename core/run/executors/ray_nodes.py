@@ -6,7 +6,7 @@ import contextlib
 import sys
 from typing import Any
 
-from clinpred.core.run.executors.ray_executor import import_ray, node_name
+from clinpred.core.run.executors.ray_executor import check_reachable, import_ray, node_name
 
 
 def _probe() -> dict[str, Any]:
@@ -34,6 +34,7 @@ def _probe() -> dict[str, Any]:
 def probe_nodes(address: str, *, timeout: float = 120.0) -> list[dict[str, Any]]:
     """One probe task pinned to every alive node of the cluster at ``address``."""
     ray = import_ray()
+    check_reachable(address)
     # Ray's driver prints cluster events ("(raylet) The node ... has been marked dead") to
     # sys.stdout from a background thread; they belong on stderr, not in `doctor --json`.
     with contextlib.redirect_stdout(sys.stderr):

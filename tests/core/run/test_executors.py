@@ -215,3 +215,28 @@ def test_status_shows_every_running_unit_with_its_node(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert any("b/r0f0" in l and "step 3/10" in l and "on h2/bbbb" in l and "ETA" in l for l in lines)
     assert any("a/r0f1" in l and "on h1/aaaa" in l for l in lines)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_an_unreachable_ray_address_is_one_line_at_once_and_writes_nothing(cohort: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    port = _closed_port()
+    out = tmp_path / "never"
+    result = clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(out), "--executor", "ray",
+                      "--address", f"127.0.0.1:{port}")
+    assert result.code == 1 and not out.exists()
+    assert result.err.strip().splitlines() == [
+        f"Error: cannot reach the Ray cluster at '127.0.0.1:{port}' (connection refused); start its head node "
+        f"(`ray start --head --port={port}`) or check --address and the firewall"]
+    doctor = clinpred("doctor", "--address", f"127.0.0.1:{port}")
+    assert doctor.code == 1 and "cannot reach the Ray cluster" in doctor.err and "Traceback" not in doctor.err
+    bad = clinpred("run", "--baselines-only", "--data", str(cohort), "--out", str(out), "--executor", "ray",
+                   "--address", "headnode")
+    assert bad.code == 2 and "is not auto, HOST:PORT or ray://HOST:PORT" in bad.err and not out.exists()

@@ -150,3 +150,64 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(setup, tmp_path: Path) -> N
     assert (out / "units" / "lasso" / "holdout.json").is_file()  # the baselines it finished are kept
     resumed = clinpred(*_args(setup, out), "--resume")
     assert resumed.code == 0, resumed.err
+
+
+def _running_llm(out: Path) -> dict:
+    """The tiny model's entry in status.json's ``running`` (empty until it trains)."""
+    try:
+        status = json.loads((out / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return (status.get("running") or {}).get("tiny/holdout") or {}
+
+
+def test_a_pool_worker_killed_mid_training_is_retried_from_its_checkpoint(setup, tmp_path: Path) -> None:
+    """--executor process: kill -9 the worker process training the LLM; the unit is submitted
+    again to a fresh pool, continues from its checkpoint, and the metrics are unchanged."""
+    reference = tmp_path / "reference"
+    assert clinpred(*_args(setup, reference)).code == 0
+
+    out = tmp_path / "pool"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out),
+                             "--executor", "process", "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = out / "adapters" / "tiny" / "checkpoint"
+    deadline, killed = time.time() + 300, None
+    while time.time() < deadline and proc.poll() is None:
+        entry = _running_llm(out)
+        if checkpoint.exists() and 40 <= (entry.get("step") or 0) < 200 and ":" in entry.get("node", ""):
+            killed = int(entry["node"].rsplit(":", 1)[1])  # node = host:pid of the pool worker
+            os.kill(killed, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=300)
+    assert killed is not None, "the unit finished before its worker could be killed"
+    assert proc.returncode == 0, err
+    assert "its worker died; retry 1 of 3" in err, err
+    assert _metrics(out)["models"]["tiny"] == _metrics(reference)["models"]["tiny"]
+    unit = json.loads((out / "units" / "tiny" / "holdout.json").read_text())
+    assert unit["training"]["resumed_from"] >= 40  # it continued, it did not start over
+
+
+def test_ctrl_c_with_a_process_pool_stops_its_workers_at_once(setup, tmp_path: Path) -> None:
+    out = tmp_path / "pool-interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out),
+                             "--executor", "process", "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, worker = time.time() + 300, None
+    while time.time() < deadline and proc.poll() is None:
+        entry = _running_llm(out)
+        if (entry.get("step") or 0) >= 5 and ":" in entry.get("node", ""):
+            worker = int(entry["node"].rsplit(":", 1)[1])
+            proc.send_signal(signal.SIGINT)  # the driver only, as `kill -INT`; a terminal's Ctrl-C reaches all
+            break
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=120)
+    assert worker is not None, "the LLM unit never started training"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted. Completed units are saved" in err
+    with pytest.raises(ProcessLookupError):  # the worker is gone, it did not train on to the end
+        os.kill(worker, 0)
+    assert json.loads((out / "units" / "lasso" / "holdout.json").read_text())["status"] == "done"
+    resumed = clinpred(*_args(setup, out), "--resume", "--executor", "process", "--jobs", "1")
+    assert resumed.code == 0, resumed.err
