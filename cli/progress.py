@@ -27,7 +27,7 @@ class RunConsole:
         if event.kind == "phase-progress":
             self._phase(event)
             return
-        if event.kind in ("unit-done", "unit-failed", "unit-skip", "run-done"):
+        if event.kind in ("unit-done", "unit-failed", "unit-skip", "trial-done", "run-done"):
             self._drop_bar(event.unit if event.kind != "run-done" else None)
         if self.verbosity < 0 and event.kind != "unit-failed":
             return
@@ -46,6 +46,8 @@ class RunConsole:
         elif event.kind == "unit-done":
             seconds = event.data.get("seconds") or 0.0
             self.console.print(f"  {event.unit} [green]done[/] in {seconds:.1f} s{where}")
+        elif event.kind == "trial-done":  # one trial of a nested search: its values and result
+            self.console.print(f"  {event.unit} {event.message}{where}", highlight=False)
         elif event.kind == "unit-failed":
             self.console.print(f"  {event.unit} [red]failed[/]: {event.message}", markup=True, highlight=False)
         elif event.kind in ("message", "model-load") and self.verbosity >= 1:

@@ -6,11 +6,17 @@ inner validation part (:mod:`clinpred.core.llm.search_trial`). The outer validat
 threshold) and the test part never reach a trial. The chosen values then train the unit itself.
 
 Determinism: trial ``n`` is asked from a fresh study that holds the records of trials
-``0..n-1`` and whose sampler is seeded with ``seed + n``. Its parameters are therefore a pure
+``0..n-1`` and whose sampler is seeded with ``seed + n`` (with ``parallel_trials = B``: the records
+of the batches before ``n``'s, plus its batch-mates as running trials). Its parameters are therefore a pure
 function of the seed and the earlier results; an interrupted search resumed from its saved
 trials gives the same trials and the same choice as an uninterrupted one (replaying trials into
 one long-lived sampler would not: samplers advance their random state per suggestion).
 Records are ``SEARCH_DIR/trial-NNN.json``, each written atomically with its fingerprint.
+
+:class:`SplitSearch` is the driver's side (ask, record, choose) and :func:`execute_trial` the
+worker's, so the runner sends trials to its executor like any other unit: one per outer split
+at a time (a batch of ``parallel_trials`` with the ``parallel_trials`` setting), all the splits'
+searches at once. :func:`run_search` runs one search in-process, trial after trial.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from attrs import define
 
 from clinpred.core.atomic import write_json
 from clinpred.core.errors import DataError, TrainingError, UserError
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.search_space import ParamSpec, SearchConfig
-from clinpred.core.llm.search_trial import TrialContext, TrialSpec, run_trial
+from clinpred.core.llm.search_trial import TrialContext, TrialSpec, describe_trial, run_trial
 
 INSTALL_HINT = "pip install 'clinpred[search]'"
 
@@ -99,10 +106,12 @@ def _sampler(cfg: SearchConfig, seed: int) -> Any:
     if cfg.sampler == "random" or cfg.sampler == "grid":  # grid: the cell is enqueued, nothing is sampled
         return RandomSampler(seed=seed)
     # TPE models the results after a few random trials (optuna's default is 10, too many here)
-    return TPESampler(seed=seed, n_startup_trials=max(2, min(10, cfg.trials // 2)))
+    extra = {"constant_liar": True} if cfg.parallel_trials > 1 else {}
+    return TPESampler(seed=seed, n_startup_trials=max(2, min(10, cfg.trials // 2)), **extra)
 
 
-def _study(cfg: SearchConfig, seed: int, records: list[dict[str, Any]]) -> Any:
+def _study(cfg: SearchConfig, seed: int, records: list[dict[str, Any]],
+           running: list[dict[str, Any]] = ()) -> Any:
     optuna = require_optuna()
     from optuna.pruners import MedianPruner, NopPruner
     from optuna.trial import TrialState, create_trial
@@ -117,6 +126,8 @@ def _study(cfg: SearchConfig, seed: int, records: list[dict[str, Any]]) -> Any:
             state=states[r["state"]], value=r["value"] if r["state"] == "complete" else None,
             params=r["params"], distributions=dists,
             intermediate_values={int(k): v for k, v in (r.get("intermediate") or {}).items()}))
+    for params in running:  # batch-mates asked before this trial (TPE's constant liar avoids them)
+        study.add_trial(create_trial(state=TrialState.RUNNING, params=params, distributions=dists))
     return study
 
 
@@ -134,56 +145,139 @@ def choose(records: list[dict[str, Any]], direction: str) -> dict[str, Any]:
     return min(done, key=lambda r: (sign * r["value"], r["number"]))
 
 
+@define(frozen=True)
+class TrialTask:
+    """One trial as work an executor can send anywhere: the trial, the search settings and the
+    records of the trials before its batch (what the pruner compares its curve with)."""
+
+    spec: TrialSpec
+    cfg: SearchConfig
+    prior: tuple[dict[str, Any], ...] = ()
+
+
+def execute_trial(task: TrialTask, ctx: TrialContext, work_dir: Path) -> dict[str, Any]:
+    """Run one trial wherever it landed: the pruner sees the same study the driver asked the
+    trial from (its earlier records, this trial's fixed parameters)."""
+    cfg, spec = task.cfg, task.spec
+    study = _study(cfg, spec.seed + spec.number, list(task.prior))
+    study.enqueue_trial(dict(spec.params))
+    trial = study.ask(distributions(cfg))
+
+    def report(step: int, value: float) -> bool:
+        trial.report(value, step)
+        return trial.should_prune()
+
+    return run_trial(spec, ctx, work_dir, report)
+
+
+class SplitSearch:
+    """The search of one (LLM, outer split), driven from the run's driver: it asks trials batch
+    by batch (``parallel_trials`` at a time; trial ``n`` of a batch is asked from the records of
+    the earlier batches plus its batch-mates' parameters as running trials), takes back their
+    records (each saved as ``SEARCH_DIR/trial-NNN.json``, atomically, with its fingerprint) and
+    finally chooses. Saved trials with a matching fingerprint are taken from disk (resume)."""
+
+    def __init__(self, *, cfg: SearchConfig, labels: np.ndarray, train_part: np.ndarray, balance: str,
+                 hyper: dict[str, Any], seed: int, search_dir: Path, emit: EventSink, unit: str) -> None:
+        require_optuna()
+        self.cfg, self.seed, self.unit, self.emit = cfg, seed, unit, emit
+        self.search_dir = Path(search_dir)
+        self.labels = np.asarray(labels)
+        self.inner_train, self.inner_val = inner_split(train_part, self.labels, cfg.inner_val_fraction, seed)
+        self.fit_idx, self.weights = balanced(self.inner_train, self.labels, balance, seed)
+        base = {k: v for k, v in hyper.items() if k not in {p.name for p in cfg.params}}
+        if any(p.name in ("num_iters", "epochs") for p in cfg.params):
+            base = {k: v for k, v in base.items() if k not in ("num_iters", "epochs")}
+        self.base = base
+        self._dists = distributions(cfg)
+        self._cells = grid_cells(cfg, seed) if cfg.sampler == "grid" else None
+        self._params: list[dict[str, Any]] = []  # of every trial asked so far, by number
+        self.records: dict[int, dict[str, Any]] = {}
+
+    @property
+    def done(self) -> bool:
+        return len(self.records) == self.cfg.trials
+
+    def pending(self) -> int:
+        """Trials not asked yet (an upper bound of the work still to come)."""
+        return self.cfg.trials - len(self._params)
+
+    def ready(self) -> list[TrialTask]:
+        """The trials that can start now (none while the previous batch is still running)."""
+        out: list[TrialTask] = []
+        batch = self.cfg.parallel_trials
+        while len(self._params) < self.cfg.trials:
+            number = len(self._params)
+            first = number - number % batch
+            if any(i not in self.records for i in range(first)):
+                break
+            prior = [self.records[i] for i in range(first)]
+            spec = self._ask(number, prior, self._params[first:number])
+            self._params.append(spec.params)
+            saved = _read(self.path(number))
+            if saved is not None and saved.get("fingerprint") == spec.fingerprint():
+                self.emit(Event("message", self.unit, f"search trial {number}: already done"))
+                self.records[number] = saved
+                continue
+            out.append(TrialTask(spec, self.cfg, tuple(_lean(r) for r in prior)))
+        return out
+
+    def _ask(self, number: int, prior: list[dict[str, Any]], running: list[dict[str, Any]]) -> TrialSpec:
+        study = _study(self.cfg, self.seed + number, prior, running)
+        if self._cells is not None:
+            study.enqueue_trial(self._cells[number])
+        trial = study.ask(self._dists)
+        params = {k: _plain(v) for k, v in trial.params.items()}
+        return TrialSpec(number=number, params=params, seed=self.seed, inner_train=self.fit_idx,
+                         inner_val=self.inner_val, weights=self.weights, base=self.base,
+                         objective=self.cfg.objective, search=self.cfg.to_dict())
+
+    def path(self, number: int) -> Path:
+        return self.search_dir / f"trial-{number:03d}.json"
+
+    def record(self, number: int, record: dict[str, Any]) -> None:
+        """Keep a finished trial's record (saved first, so a crash after it loses nothing)."""
+        write_json(self.path(number), record)
+        self.records[number] = record
+
+    def result(self) -> dict[str, Any]:
+        """The unit file's ``search`` record: the chosen values, every trial with its validation
+        curve, the inner part sizes."""
+        cfg, labels = self.cfg, self.labels
+        records = [self.records[i] for i in range(cfg.trials)]
+        best = choose(records, cfg.direction)
+        return {
+            "objective": cfg.objective, "direction": cfg.direction, "sampler": cfg.sampler, "pruner": cfg.pruner,
+            "n_trials": cfg.trials, "space": cfg.to_dict()["params"], "chosen": dict(best["params"]),
+            "best_trial": best["number"], "best_value": best["value"],
+            "inner": {"train": int(len(self.inner_train)), "val": int(len(self.inner_val)),
+                      "train_events": int(labels[self.inner_train].sum()),
+                      "val_events": int(labels[self.inner_val].sum())},
+            "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in records],
+        }
+
+
+def _lean(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the pruner needs it (no per-step training losses)."""
+    return {k: record.get(k) for k in ("number", "state", "value", "params", "intermediate")}
+
+
 def run_search(*, cfg: SearchConfig, load: Callable[[], Any], book: Callable[[Any], Any], labels: np.ndarray,
                train_part: np.ndarray, balance: str, hyper: dict[str, Any], seed: int, search_dir: Path,
                positive: str, negative: str, emit: EventSink, unit: str) -> dict[str, Any]:
-    """Run (or resume) the search of one unit; the record for the unit file (``chosen`` values,
-    the trials with their validation curves, the inner part sizes)."""
-    require_optuna()
-    search_dir = Path(search_dir)
-    inner_train, inner_val = inner_split(train_part, labels, cfg.inner_val_fraction, seed)
-    fit_idx, weights = balanced(inner_train, labels, balance, seed)
-    base = {k: v for k, v in hyper.items() if k not in {p.name for p in cfg.params}}
-    if any(p.name in ("num_iters", "epochs") for p in cfg.params):
-        base = {k: v for k, v in base.items() if k not in ("num_iters", "epochs")}
+    """Run (or resume) one unit's search in this process, trial after trial (the runner sends
+    the same trials to its executor instead); the ``search`` record of the unit file."""
+    search = SplitSearch(cfg=cfg, labels=labels, train_part=train_part, balance=balance, hyper=hyper, seed=seed,
+                         search_dir=search_dir, emit=emit, unit=unit)
     ctx = TrialContext(load=load, book=book, labels=np.asarray(labels), positive=positive, negative=negative,
                        emit=emit, unit=unit)
-    dists = distributions(cfg)
-    records: list[dict[str, Any]] = []
-    cells = grid_cells(cfg, seed) if cfg.sampler == "grid" else None
-    for number in range(cfg.trials):
-        study = _study(cfg, seed + number, records)
-        if cells is not None:
-            study.enqueue_trial(cells[number])
-        trial = study.ask(dists)
-        params = {k: _plain(v) for k, v in trial.params.items()}
-        spec = TrialSpec(number=number, params=params, seed=seed, inner_train=fit_idx, inner_val=inner_val,
-                         weights=weights, base=base, objective=cfg.objective, search=cfg.to_dict())
-        path = search_dir / f"trial-{number:03d}.json"
-        saved = _read(path)
-        if saved is not None and saved.get("fingerprint") == spec.fingerprint():
-            emit(Event("message", unit, f"search trial {number}: already done"))
-            records.append(saved)
-            continue
-        emit(Event("message", unit, f"search trial {number + 1}/{cfg.trials}"))
-
-        def report(step: int, value: float, trial: Any = trial) -> bool:
-            trial.report(value, step)
-            return trial.should_prune()
-
-        record = run_trial(spec, ctx, search_dir, report)
-        write_json(path, record)
-        records.append(record)
-    best = choose(records, cfg.direction)
-    return {
-        "objective": cfg.objective, "direction": cfg.direction, "sampler": cfg.sampler, "pruner": cfg.pruner,
-        "n_trials": cfg.trials, "space": cfg.to_dict()["params"], "chosen": dict(best["params"]),
-        "best_trial": best["number"], "best_value": best["value"],
-        "inner": {"train": int(len(inner_train)), "val": int(len(inner_val)),
-                  "train_events": int(np.asarray(labels)[inner_train].sum()),
-                  "val_events": int(np.asarray(labels)[inner_val].sum())},
-        "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in records],
-    }
+    while not search.done:
+        for task in search.ready():
+            emit(Event("message", unit, f"search trial {task.spec.number + 1}/{cfg.trials}"))
+            record = execute_trial(task, ctx, search.search_dir)
+            emit(Event("message", unit, describe_trial(record, cfg.objective)))
+            search.record(task.spec.number, record)
+    return search.result()
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -197,7 +291,8 @@ def _read(path: Path) -> dict[str, Any] | None:
         return None  # a torn or corrupt record: the trial runs again
 
 
-__all__ = ["ParamSpec", "SearchConfig", "run_search", "inner_split", "choose", "require_optuna"]
+__all__ = ["ParamSpec", "SearchConfig", "SplitSearch", "TrialTask", "execute_trial", "run_search", "inner_split",
+           "choose", "require_optuna"]
 
 
 def search_summary(units: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -86,6 +86,9 @@ class SearchConfig:
     pruner_startup_trials: int = 2
     inner_val_fraction: float = 0.2
     enabled: bool = False
+    #: trials of one split asked at once (and run side by side on a parallel executor); 1 = each
+    #: trial knows every earlier result
+    parallel_trials: int = 1
 
     def __attrs_post_init__(self) -> None:
         if not self.params:
@@ -105,6 +108,9 @@ class SearchConfig:
             raise ValueError(f"pruner = {self.pruner!r} is unknown; choose {', '.join(PRUNERS)}")
         if not (isinstance(self.pruner_startup_trials, int) and self.pruner_startup_trials >= 0):
             raise ValueError("pruner_startup_trials must be an integer >= 0")
+        if not (isinstance(self.parallel_trials, int) and not isinstance(self.parallel_trials, bool)
+                and self.parallel_trials >= 1):
+            raise ValueError(f"parallel_trials = {self.parallel_trials!r} is impossible; it must be at least 1")
         if not (_number(self.inner_val_fraction) and 0 < self.inner_val_fraction < 0.5):
             raise ValueError(f"inner_val_fraction = {self.inner_val_fraction!r} is impossible; it must be in (0, 0.5)")
         if self.sampler == "grid":
@@ -129,7 +135,10 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON form (also the search's fingerprint input)."""
-        return {"params": {p.name: p.to_dict() for p in self.params}, "n_trials": self.n_trials,
-                "sampler": self.sampler, "objective": self.objective, "pruner": self.pruner,
-                "pruner_startup_trials": self.pruner_startup_trials,
-                "inner_val_fraction": self.inner_val_fraction}
+        out = {"params": {p.name: p.to_dict() for p in self.params}, "n_trials": self.n_trials,
+               "sampler": self.sampler, "objective": self.objective, "pruner": self.pruner,
+               "pruner_startup_trials": self.pruner_startup_trials,
+               "inner_val_fraction": self.inner_val_fraction}
+        if self.parallel_trials != 1:  # absent at 1: searches from before the setting keep their fingerprints
+            out["parallel_trials"] = self.parallel_trials
+        return out

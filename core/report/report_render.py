@@ -83,7 +83,7 @@ def to_markdown(blocks: Sequence[Block], title: str, figure_dir: str) -> str:
             out.append("| " + " | ".join(_md_cell(c) for c in block.columns) + " |")
             out.append("|" + "|".join("---" for _ in block.columns) + "|")
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
-            out += ([f"", f"_{block.caption}_"] if block.caption else []) + [""]
+            out += (["", f"_{block.caption}_"] if block.caption else []) + [""]
         elif isinstance(block, Figure):
             out += [f"![{block.caption or block.name}]({figure_dir}/{block.name}.png)", ""]
             if block.caption:

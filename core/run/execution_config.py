@@ -11,6 +11,7 @@ baseline_cpus = 1         # ray: CPUs each baseline unit asks for
 memory_gb = 8             # ray: memory each LLM unit asks for (absent = no request)
 max_retries = 3           # ray/process: re-runs of a unit whose worker (process) or node died
 max_concurrent = 4        # ray/process: units in flight at once (absent: as many as fit)
+checkpoint_upload_seconds = 10  # ray: how often a training unit sends its checkpoint to the driver's node
 [execution.resources]     # ray: custom resources each LLM unit asks for
 mac = 1
 ```
@@ -55,13 +56,14 @@ class ExecutionSettings:
     resources: dict[str, float] = field(factory=dict, hash=False)
     max_retries: int = field(default=3, validator=_non_negative)
     max_concurrent: int | None = field(default=None, validator=_positive_or_none)
+    checkpoint_upload_seconds: float = field(default=10.0, validator=_non_negative)
 
 
 #: key -> accepted types
 _KEYS: dict[str, type | tuple[type, ...]] = {
     "executor": str, "jobs": int, "address": str, "llm_gpus": (int, float), "llm_cpus": (int, float),
     "baseline_cpus": (int, float), "memory_gb": (int, float), "resources": dict, "max_retries": int,
-    "max_concurrent": int,
+    "max_concurrent": int, "checkpoint_upload_seconds": (int, float),
 }
 
 

@@ -196,33 +196,73 @@ class Runner:
                     self.emit(Event("unit-skip", f"{name}/{split.name}", "already done"))
                     continue
                 specs.append(UnitSpec(kind, name, split, k, unit_seed(ev.seed, k), key, ev, plan=plan,
-                                      adapter_split=split.name if multi else None, resume=req.resume,
-                                      search=req.search.get(name)))
+                                      adapter_split=split.name if multi else None, resume=req.resume))
         return specs
 
+    def _searches(self, specs: list[UnitSpec], dataset: Any, fail: Callable[[UnitSpec, str, bool], None]) -> dict[str, Any]:
+        """The nested search of every searched LLM unit, by unit (a search that cannot start,
+        e.g. too few patients of a class, fails its unit)."""
+        from clinpred.core.errors import ClinpredError
+        from clinpred.core.llm.search import SplitSearch
+
+        out: dict[str, Any] = {}
+        for spec in specs:
+            cfg = self.request.search.get(spec.name) if spec.kind == "llm" else None
+            if cfg is None:
+                continue
+            try:
+                out[spec.unit] = SplitSearch(
+                    cfg=cfg, labels=dataset.labels, train_part=np.asarray(spec.split.train, dtype=int),
+                    balance=spec.evaluation.balance, hyper=spec.plan.hyperparameters, seed=spec.seed,
+                    search_dir=self.rundir.search_dir(spec.name, spec.split.name), emit=self.emit, unit=spec.unit)
+            except ClinpredError as exc:
+                fail(spec, str(exc), type(exc).__name__ == "UserError")
+        return out
+
     def _execute(self, specs: list[UnitSpec], dataset: Any, results: dict) -> dict[str, str]:
-        """Run ``specs`` on the executor; the failures per model, in plan order (as a serial run
-        reports them, whatever order the units finished in)."""
+        """Run ``specs`` (and the trials of their searches) on the executor; the failures per
+        model, in plan order (as a serial run reports them, whatever order the units finished in)."""
+        from clinpred.core.llm.search_trial import describe_trial
+        from clinpred.core.run.work_queue import UnitQueue
+
         errors: dict[str, str] = {}
-        fatal: set[str] = set()
+        queue: UnitQueue
+
+        def fail(spec: UnitSpec, error: str, is_fatal: bool) -> None:
+            unit = f"{spec.name}/{spec.split.name}"  # a failed trial fails its LLM unit
+            errors.setdefault(unit, error)
+            self.emit(Event("unit-failed", unit, error, data={"fatal": is_fatal}))
 
         def deliver(spec: UnitSpec, result: UnitResult) -> None:
+            if spec.kind == "trial":
+                if result.ok:
+                    queue.trial_done(spec, result.payload)
+                    summary = describe_trial(result.payload, spec.trial.cfg.objective).split(": ", 1)[-1]
+                    self.emit(Event("trial-done", spec.unit, summary,
+                                    data={"node": result.node, "seconds": result.payload.get("seconds")}))
+                    return
+                queue.fail(f"{spec.name}/{spec.split.name}")
+                if result.fatal:
+                    queue.drop_model(spec.name)
+                self.emit(Event("trial-done", spec.unit, "failed", data={"node": result.node}))
+                fail(spec, f"search trial {spec.trial.spec.number}: {result.error or 'failed'}", result.fatal)
+                return
             if result.ok:
                 payload = self._save(spec, result)
                 results[spec.name][spec.split.name] = payload
                 self.emit(Event("unit-done", spec.unit, data={"seconds": payload.get("seconds"), "node": result.node,
                                                             "started": result.attempt_started}))
                 return
-            errors[spec.unit] = result.error or "failed"
             if result.fatal:
-                fatal.add(spec.name)
-            self.emit(Event("unit-failed", spec.unit, errors[spec.unit], data={"fatal": result.fatal}))
+                queue.drop_model(spec.name)
+            fail(spec, result.error or "failed", result.fatal)
 
         for plan in self.request.plans:
             if plan.unavailable:
                 self.emit(Event("unit-failed", f"{plan.name}/*", plan.unavailable))
-        self.executor.run(specs, dataset=dataset, run_dir=self.rundir.path, deliver=deliver, emit=self.emit,
-                          should_run=lambda spec: spec.name not in fatal)
+        searches = self._searches(specs, dataset, fail)
+        queue = UnitQueue([s for s in specs if s.unit not in errors], searches)
+        self.executor.run(queue, dataset=dataset, run_dir=self.rundir.path, deliver=deliver, emit=self.emit)
         failed: dict[str, str] = {}
         unavailable = {p.name: p.unavailable for p in self.request.plans if p.unavailable}
         for name in [*self.request.baselines, *(p.name for p in self.request.plans)]:

@@ -8,6 +8,7 @@ sampler = "tpe"                # tpe | random | grid (grid: every parameter a ch
 objective = "val_auroc"        # val_auroc (maximized) | val_loss (answer loss, minimized)
 pruner = "median"              # median (stop a trial below the median curve) | none
 inner_val_fraction = 0.2       # inner validation part carved from each outer training part
+parallel_trials = 1            # trials of one split asked (and run) at once; 1 = each sees every earlier result
 learning_rate = { low = 1e-5, high = 1e-3 }   # a range (log-uniform for learning_rate)
 lora_rank = [4, 8, 16]         # a choice list
 
@@ -36,7 +37,8 @@ from clinpred.core.tomlfile import check_keys, expect_type
 
 #: validates {key: value} for ``where`` (config.check_hyperparameters; passed in to avoid an import cycle)
 Checker = Callable[[Mapping[str, Any], str], Any]
-SETTINGS = ("enabled", "n_trials", "sampler", "objective", "pruner", "pruner_startup_trials", "inner_val_fraction")
+SETTINGS = ("enabled", "n_trials", "sampler", "objective", "pruner", "pruner_startup_trials", "inner_val_fraction",
+            "parallel_trials")
 #: what `clinpred run --search` explores when the config names no parameter
 DEFAULT_PARAMS: dict[str, Any] = {"learning_rate": {"low": 1e-5, "high": 1e-3}, "lora_rank": [4, 8, 16]}
 
@@ -101,7 +103,8 @@ def _merge(base: dict[str, Any], table: Mapping[str, Any], where: str) -> dict[s
 def _build(merged: Mapping[str, Any], where: str, check: Checker) -> SearchConfig:
     settings = {k: v for k, v in merged.items() if k in SETTINGS}
     for key, types in (("enabled", bool), ("n_trials", int), ("sampler", str), ("objective", str),
-                       ("pruner", str), ("pruner_startup_trials", int), ("inner_val_fraction", (int, float))):
+                       ("pruner", str), ("pruner_startup_trials", int), ("inner_val_fraction", (int, float)),
+                       ("parallel_trials", int)):
         if key in settings:
             expect_type(settings[key], types, where, key)
     params = [_param(k, v, where, check) for k, v in merged.items() if k in SEARCHABLE]

@@ -3,6 +3,8 @@
 Updated atomically on every unit change and at most once a second during training.
 ``running`` holds every unit in progress (several with a parallel executor) with its node and
 latest training progress; ``current`` is the one that reported last (kept for older readers).
+A search trial (``model/split/trial-NNN``) is running work of its unit: the unit shows as
+running with ``trials_done``, the trial itself in ``running``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,17 @@ class StatusRecorder:
         self.sink(event)
         unit = self.units.get(event.unit)
         node = event.data.get("node")
-        if event.kind == "unit-start" and unit is not None:
+        parent = self.units.get(event.unit.rsplit("/trial-", 1)[0]) if "/trial-" in event.unit else None
+        if parent is not None and event.kind in ("unit-start", "trial-done"):  # a trial of parent's search
+            if event.kind == "unit-start":
+                parent["state"] = "running"
+                parent.setdefault("started", time.time())
+                self.running[event.unit] = {"unit": event.unit, **({"node": node} if node else {})}
+                self.current = dict(self.running[event.unit])
+            else:
+                parent["trials_done"] = parent.get("trials_done", 0) + 1
+                self._stopped(event.unit)
+        elif event.kind == "unit-start" and unit is not None:
             unit.update(state="running", started=time.time())
             if node:
                 unit["node"] = node

@@ -32,13 +32,15 @@ ADAPTER_FILES = ("adapters.safetensors", "adapter_config.json")
 class WorkContext:
     """What a process needs to do units: the dataset, family hooks, a model loader and where
     adapters go. ``adapter_root`` is the run directory when the worker shares the driver's file
-    system, else None (adapters are written to a temporary folder and returned as bytes)."""
+    system, else None (adapters are written to a temporary folder and returned as bytes) or, with
+    ``ship`` set, a worker-local folder whose adapters are returned as bytes."""
 
     dataset: Any
     hooks: Any
     load_model: Callable[[Any], Any]
     adapter_root: Path | None = None
     node: str = field(factory=socket.gethostname)
+    ship: bool = False
     _records: list[Any] | None = None
 
     def records(self) -> list[Any]:
@@ -85,9 +87,8 @@ def _llm(spec: UnitSpec, ctx: WorkContext, emit: EventSink, root: Path) -> dict[
 
     ev, dataset, split, plan = spec.evaluation, ctx.dataset, spec.split, spec.plan
     train, weights, _ = balanced_training(split, dataset.labels, ev, spec.seed)
-    hyper, explicit, search = plan.hyperparameters, plan.explicit, None
-    if spec.search is not None:  # nested search on the training part (core/llm/search.py)
-        search = _search(spec, ctx, emit, root)
+    hyper, explicit, search = plan.hyperparameters, plan.explicit, spec.search
+    if search is not None:  # its nested search ran first, as trial units (core/run/work_queue.py)
         hyper, explicit = {**hyper, **search["chosen"]}, explicit | frozenset(search["chosen"])
     result = run_llm_unit(
         name=plan.name, family=plan.family, hooks=ctx.hooks, load=lambda: ctx.load_model(plan),
@@ -100,20 +101,20 @@ def _llm(spec: UnitSpec, ctx: WorkContext, emit: EventSink, root: Path) -> dict[
     return result
 
 
-def _search(spec: UnitSpec, ctx: WorkContext, emit: EventSink, root: Path) -> dict[str, Any]:
-    """The search's trials, each saved under ``root``'s search/NAME/SPLIT/ (resumable)."""
+def _trial(spec: UnitSpec, ctx: WorkContext, emit: EventSink) -> dict[str, Any]:
+    """One search trial; its record comes back as the payload (the driver saves it)."""
     from clinpred.core.llm.llm_unit import PromptBook
-    from clinpred.core.llm.search import run_search
-    from clinpred.core.run.rundir import RunDirectory
+    from clinpred.core.llm.search import execute_trial
+    from clinpred.core.llm.search_trial import TrialContext
 
     plan, dataset = spec.plan, ctx.dataset
     task = dataset.schema.task
-    return run_search(
-        cfg=spec.search, load=lambda: ctx.load_model(plan),
-        book=lambda tok: PromptBook(ctx.hooks, plan.family, tok, task, ctx.records()), labels=dataset.labels,
-        train_part=np.asarray(spec.split.train, dtype=int), balance=spec.evaluation.balance,
-        hyper=plan.hyperparameters, seed=spec.seed, search_dir=RunDirectory(root).search_dir(plan.name, spec.split.name),
-        positive=task.positive, negative=task.negative, emit=emit, unit=spec.unit)
+    trial_ctx = TrialContext(load=lambda: ctx.load_model(plan),
+                             book=lambda tok: PromptBook(ctx.hooks, plan.family, tok, task, ctx.records()),
+                             labels=dataset.labels, positive=task.positive, negative=task.negative,
+                             emit=emit, unit=spec.unit)
+    with tempfile.TemporaryDirectory(prefix="clinpred-trial-") as tmp:  # trial adapters are not kept
+        return execute_trial(spec.trial, trial_ctx, Path(tmp))
 
 
 def _collect_adapter(spec: UnitSpec, root: Path) -> dict[str, bytes]:
@@ -133,8 +134,13 @@ def execute_unit(spec: UnitSpec, ctx: WorkContext, emit: EventSink) -> UnitResul
     try:
         if spec.kind == "baseline":
             return done(payload=normalized(_baseline(spec, ctx)))
-        if ctx.adapter_root is not None:
+        if spec.kind == "trial":
+            return done(payload=normalized(_trial(spec, ctx, emit)))
+        if ctx.adapter_root is not None and not ctx.ship:
             return done(payload=normalized(_llm(spec, ctx, emit, ctx.adapter_root)))
+        if ctx.adapter_root is not None:
+            payload = _llm(spec, ctx, emit, ctx.adapter_root)
+            return done(payload=normalized(payload), adapter_files=_collect_adapter(spec, ctx.adapter_root))
         with tempfile.TemporaryDirectory(prefix="clinpred-unit-") as tmp:
             payload = _llm(spec, ctx, emit, Path(tmp))
             return done(payload=normalized(payload), adapter_files=_collect_adapter(spec, Path(tmp)))

@@ -21,12 +21,14 @@ from clinpred.core.errors import ConfigError
 from clinpred.core.run.config import EvaluationConfig
 from clinpred.core.run.plan import ModelPlan
 
-KINDS = ("baseline", "llm")
+KINDS = ("baseline", "llm", "trial")
 
 
 @define(frozen=True)
 class UnitSpec:
-    """One (model, split) unit. ``fingerprint`` is the key ``--resume`` checks."""
+    """One (model, split) unit, or one trial of an LLM's nested search on a split (``trial``:
+    a :class:`~clinpred.core.llm.search.TrialTask`). ``fingerprint`` is the key ``--resume``
+    checks."""
 
     kind: str = field(validator=validators.in_(KINDS))
     name: str = field(validator=validators.min_len(1))
@@ -38,16 +40,22 @@ class UnitSpec:
     plan: ModelPlan | None = None  # LLM units only
     adapter_split: str | None = None  # adapters/NAME/SPLIT when the run has several splits
     resume: bool = False  # continue a training checkpoint found in the adapter directory
-    #: the model's nested hyperparameter search (a SearchConfig), run on the training part first
-    search: Any = None
+    #: the finished nested search of an LLM unit (its record; ``chosen`` overrides hyperparameters)
+    search: dict[str, Any] | None = None
+    trial: Any = None  # trial units only
 
     def __attrs_post_init__(self) -> None:
-        if self.kind == "llm" and self.plan is None:
+        if self.kind in ("llm", "trial") and self.plan is None:
             raise ValueError(f"LLM unit {self.unit!r} needs its model plan")
+        if (self.kind == "trial") != (self.trial is not None):
+            raise ValueError(f"unit {self.name!r}: a trial unit, and only a trial unit, has a trial")
 
     @property
     def unit(self) -> str:
-        """``model/split``, the name events and status.json use."""
+        """``model/split`` (``model/split/trial-NNN`` for a trial), the name events and
+        status.json use."""
+        if self.trial is not None:
+            return f"{self.name}/{self.split.name}/trial-{self.trial.spec.number:03d}"
         return f"{self.name}/{self.split.name}"
 
 

@@ -1,9 +1,10 @@
 """What every executor does, and the driver loop the parallel ones share.
 
-An executor gets the units still to do, in plan order, and calls ``deliver(spec, result)`` for
-each one in the driver's thread (the driver alone writes the run directory). ``should_run``
-tells it to skip a unit (its model already failed in a way every split would). Results may come
-in any order: the runner aggregates in plan order, so metrics never depend on timing.
+An executor takes the units still to do from a :class:`~clinpred.core.run.work_queue.UnitQueue`
+(``take(n)``: up to ``n`` units that can start now, in plan order; a search's next trials appear
+once its earlier ones are delivered) and calls ``deliver(spec, result)`` for each one in the
+driver's thread (the driver alone writes the run directory, and updates the queue). Results may
+come in any order: the runner aggregates in plan order, so metrics never depend on timing.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ _LIVE_KINDS = ("unit-start", "train-progress", "phase-progress", "model-load", "
 class Executor(Protocol):
     name: str
 
-    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
-            should_run: Callable[[UnitSpec], bool]) -> None: ...
+    def run(self, work: Any, *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink) -> None: ...
 
 
 class ThrottledEmit:
@@ -66,9 +66,7 @@ class WindowedDriver:
     poll_seconds = 0.2
     driver_retries = 0
 
-    def drive(self, specs: list[UnitSpec], window: int, deliver: Deliver, emit: EventSink,
-              should_run: Callable[[UnitSpec], bool]) -> None:
-        queue = list(specs)
+    def drive(self, work: Any, window: int, deliver: Deliver, emit: EventSink) -> None:
         flight: dict[Any, UnitSpec] = {}
         delivered: set[str] = set()
         lost: dict[str, int] = {}
@@ -77,13 +75,12 @@ class WindowedDriver:
             for event in self.events():
                 if not (event.unit in delivered and event.kind in _LIVE_KINDS):
                     emit(event)
-        while queue or flight:
-            while queue and len(flight) < window:
-                spec = queue.pop(0)
-                if should_run(spec):
+        while True:
+            if len(flight) < window:
+                for spec in work.take(window - len(flight)):
                     flight[self.submit(spec)] = spec
             if not flight:
-                continue
+                break  # nothing running and nothing ready: the work is done
             finished = self.wait(list(flight), self.poll_seconds)
             forward()  # a unit's own events come before its result
             for handle, result in finished:

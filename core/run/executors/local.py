@@ -8,7 +8,6 @@ from typing import Any, Callable
 from clinpred.core.events import EventSink
 from clinpred.core.run.executors.base import Deliver
 from clinpred.core.run.unit_work import WorkContext, execute_unit
-from clinpred.core.run.units import UnitSpec
 
 
 class LocalExecutor:
@@ -20,9 +19,8 @@ class LocalExecutor:
     def __init__(self, hooks: Any, load_model: Callable[[Any], Any]) -> None:
         self.hooks, self.load_model = hooks, load_model
 
-    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
-            should_run: Callable[[UnitSpec], bool]) -> None:
+    def run(self, work: Any, *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink) -> None:
         ctx = WorkContext(dataset, self.hooks, self.load_model, adapter_root=run_dir)
-        for spec in specs:
-            if should_run(spec):
+        while batch := work.take(1):
+            for spec in batch:
                 deliver(spec, execute_unit(spec, ctx, emit))

@@ -71,20 +71,19 @@ class ProcessExecutor(WindowedDriver):
         self._events: Any = None
         self._start: Callable[[], futures.ProcessPoolExecutor] | None = None
 
-    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
-            should_run: Callable[[UnitSpec], bool]) -> None:
-        if not specs:
+    def run(self, work: Any, *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink) -> None:
+        if not len(work):
             return
         ctx = multiprocessing.get_context("spawn")
         self._events = ctx.Queue()
-        workers = min(self.jobs, len(specs))
+        workers = min(self.jobs, len(work))
         self._start = lambda: futures.ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init_worker,
             initargs=(self.worker, dataset, self._events, str(run_dir)))
         self._pool, self._broken = self._start(), False
         finished = False
         try:
-            self.drive(specs, self.window, deliver, emit, should_run)
+            self.drive(work, self.window, deliver, emit)
             finished = True
         finally:
             if not finished:  # Ctrl-C or an error in the driver: do not wait for the units in flight

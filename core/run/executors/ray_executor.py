@@ -4,7 +4,9 @@ Each unit is one ``ray.remote`` task with the resources it asks for (LLM: ``llm_
 ``llm_gpus``, ``memory_gb``, custom resources; baseline: ``baseline_cpus``) and
 ``max_retries`` re-runs when its worker or node dies. The dataset goes once into the object
 store; workers never touch the driver's file system: LLM adapters come back as bytes in the
-result and the driver writes them. Progress comes back through a ``ray.util.queue.Queue``
+result and the driver writes them. A training unit uploads its adapter folder (checkpoint
+included) every ``checkpoint_upload_seconds`` to a :class:`CheckpointStore` actor on the driver's
+node, so Ray's retry of a unit whose node died continues from the last upload. Progress comes back through a ``ray.util.queue.Queue``
 pinned to the driver's node.
 """
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from attrs import evolve
 
 from clinpred.core.errors import RunError, UserError
 from clinpred.core.events import Event, EventSink
@@ -69,8 +73,42 @@ def node_name(ray: Any) -> str:
     return f"{socket.gethostname()}/{node}"
 
 
-def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any) -> UnitResult:
+class CheckpointStore:
+    """A Ray actor on the driver's node holding the latest training state of each running LLM
+    unit (its adapter folder's files), so a unit whose worker or node died continues from there
+    when Ray retries it elsewhere, as ``local`` and ``process`` continue from the checkpoint
+    file. An entry lives until its unit finishes."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, dict[str, bytes]] = {}
+
+    def put(self, key: str, files: dict[str, bytes]) -> None:
+        self._files[key] = files
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        return self._files.get(key)
+
+    def drop(self, key: str) -> None:
+        self._files.pop(key, None)
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _restore(folder: Path, files: dict[str, bytes]) -> None:
+    from clinpred.core.atomic import write_bytes
+
+    for name, data in files.items():
+        write_bytes(folder / name, data)
+
+
+def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: Any = None,
+             upload_every: float = 10.0) -> UnitResult:
     """The body of one Ray task (runs on a worker)."""
+    import tempfile
+    import time
+
     import ray
 
     key = repr(ref)
@@ -82,18 +120,47 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any) -> UnitR
         _BUILT[key] = ref.build()
     hooks, load_model = _BUILT[key]
     node = node_name(ray)
-    ctx = WorkContext(dataset, hooks, load_model, adapter_root=None, node=node,
-                      records=_RECORDS.get(getattr(dataset, "sha256", "")))
+    with tempfile.TemporaryDirectory(prefix="clinpred-unit-") as tmp:
+        root = Path(tmp)
+        ctx = WorkContext(dataset, hooks, load_model, adapter_root=root, node=node, ship=True,
+                          records=_RECORDS.get(getattr(dataset, "sha256", "")))
+        ship_key = f"{spec.unit}@{spec.fingerprint}"
+        folder = None
+        if spec.kind == "llm" and store is not None:
+            from clinpred.core.run.unit_work import _adapter_dir
 
-    def send(event: Event) -> None:
-        # fire and forget: a task blocked in ray.get gives its CPU back and Ray would start
-        # another unit on this node meanwhile (calls from one task stay in order)
-        try:
-            events.actor.put_nowait.remote(event)
-        except Exception:  # noqa: BLE001 - progress is best effort; the unit goes on
-            pass
+            folder = _adapter_dir(spec, root)
+            try:  # a short blocking get, once per task: did an earlier attempt get this far?
+                saved = ray.get(store.get.remote(ship_key), timeout=30)
+            except Exception:  # noqa: BLE001 - no saved state: train from the start
+                saved = None
+            if saved:
+                _restore(folder, saved)
+                spec = evolve(spec, resume=True)  # continue the checkpoint, as `local --resume` does
+        shipped = [time.monotonic()]
 
-    result = execute_unit(spec, ctx, ThrottledEmit(send, node))
+        def upload() -> None:
+            if time.monotonic() - shipped[0] < upload_every:
+                return
+            shipped[0] = time.monotonic()
+            try:  # between steps, right after a checkpoint may have been written
+                store.put.remote(ship_key, _folder_files(folder))
+            except Exception:  # noqa: BLE001 - a lost upload costs only recomputation
+                pass
+
+        def send(event: Event) -> None:
+            if folder is not None and event.kind == "train-progress":
+                upload()  # then the progress event: status shows a step only after its upload was sent
+            # fire and forget: a task blocked in ray.get gives its CPU back and Ray would start
+            # another unit on this node meanwhile (calls from one task stay in order)
+            try:
+                events.actor.put_nowait.remote(event)
+            except Exception:  # noqa: BLE001 - progress is best effort; the unit goes on
+                pass
+
+        result = execute_unit(spec, ctx, ThrottledEmit(send, node))
+        if folder is not None:
+            store.drop.remote(ship_key)
     if ctx._records is not None:
         _RECORDS[getattr(dataset, "sha256", "")] = ctx._records
     return result
@@ -108,6 +175,7 @@ class RayExecutor(WindowedDriver):
         self._remote: Any = None
         self._queue: Any = None
         self._dataset: Any = None
+        self._store: Any = None
         self._connected = False
 
     # -- set-up ------------------------------------------------------------------------------
@@ -156,9 +224,8 @@ class RayExecutor(WindowedDriver):
         return opts
 
     # -- the run -----------------------------------------------------------------------------
-    def run(self, specs: list[UnitSpec], *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink,
-            should_run: Callable[[UnitSpec], bool]) -> None:
-        if not specs:
+    def run(self, work: Any, *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink) -> None:
+        if not len(work):
             if self._connected:
                 self.ray.shutdown()
                 self._connected = False
@@ -169,23 +236,26 @@ class RayExecutor(WindowedDriver):
 
         try:
             if not self._connected:
-                self.prepare({spec.kind for spec in specs})
+                self.prepare(set())  # connect (the runner has already checked the resources its units need)
             here = ray.get_runtime_context().get_node_id()
             self._queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy":
                                                NodeAffinitySchedulingStrategy(here, soft=True)})
             self._dataset = ray.put(dataset)
+            self._store = ray.remote(CheckpointStore).options(
+                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True)).remote()
             self._remote = ray.remote(ray_unit)
-            window = self.settings.max_concurrent or len(specs)
+            window = self.settings.max_concurrent or len(work)
             emit(Event("message", "", f"Ray cluster: {len(ray.nodes())} node(s), "
                                       f"{ray.cluster_resources().get('CPU', 0):g} CPU, "
                                       f"{ray.cluster_resources().get('GPU', 0):g} GPU"))
-            self.drive(specs, window, deliver, emit, should_run)
+            self.drive(work, window, deliver, emit)
         finally:
             ray.shutdown()
             self._connected = False
 
     def submit(self, spec: UnitSpec) -> Any:
-        return self._remote.options(**self._options(spec.kind)).remote(self.worker, self._dataset, spec, self._queue)
+        return self._remote.options(**self._options(spec.kind)).remote(self.worker, self._dataset, spec, self._queue,
+                                                                       self._store, self.settings.checkpoint_upload_seconds)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:
         ray = self.ray

@@ -203,3 +203,30 @@ def test_trial_records_are_json_with_validation_curves(setting, tmp_path: Path) 
     assert record["state"] == "complete" and len(record["fingerprint"]) == 16
     assert [e["step"] for e in record["evaluations"]] == [2, 4]
     assert record["steps_done"] == ITERS and len(record["train_losses"]) == ITERS
+
+
+def test_a_split_search_hands_out_a_batch_at_a_time_and_only_after_the_previous_one(setting, tmp_path: Path) -> None:
+    ds = setting["dataset"]
+
+    def search(batch: int) -> Any:
+        return search_mod.SplitSearch(cfg=_cfg(n_trials=5, parallel_trials=batch, sampler="random"), labels=ds.labels,
+                                      train_part=setting["split"].train, balance="oversample",
+                                      hyper={"num_iters": ITERS}, seed=3, search_dir=tmp_path / f"b{batch}",
+                                      emit=lambda e: None, unit="tiny/holdout")
+
+    def record(task: Any, value: float) -> dict[str, Any]:
+        return {"number": task.spec.number, "params": task.spec.params, "state": "complete", "value": value,
+                "fingerprint": task.spec.fingerprint(), "intermediate": {}}
+
+    s = search(2)
+    first = s.ready()
+    assert [t.spec.number for t in first] == [0, 1] and s.ready() == []  # trial 2 waits for the batch
+    s.record(0, record(first[0], 0.6))
+    assert s.ready() == []
+    s.record(1, record(first[1], 0.7))
+    second = s.ready()
+    assert [t.spec.number for t in second] == [2, 3] and [r["number"] for r in second[0].prior] == [0, 1]
+    single = search(1)
+    assert [t.spec.number for t in single.ready()] == [0] and single.ready() == []
+    with pytest.raises(ValueError, match="parallel_trials = 0 is impossible"):
+        _cfg(parallel_trials=0)

@@ -138,7 +138,8 @@ def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, t
 
 def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, setup, tmp_path, tmp_path_factory) -> None:
     """LLM units may run only on worker nodes (a custom resource), and a second worker joins, so
-    the unit always trains on a worker and its retry has somewhere to go after the kill."""
+    the unit always trains on a worker and its retry has somewhere to go after the kill; the
+    retry continues from the checkpoint the unit uploaded to the driver's node."""
     local = _local(setup, tmp_path_factory, 200)
     first = cluster.worker_ids()
     cluster.add_worker(cpus=1)
@@ -146,7 +147,8 @@ def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, s
     procs = {next(iter(first)): cluster.workers[-2], next(iter(cluster.worker_ids() - first)): cluster.workers[-1]}
     data, config = setup
     pinned = config.parent / "pinned.toml"
-    pinned.write_text(config.read_text() + "\n[execution.resources]\nworker_node = 1\n")
+    pinned.write_text(config.read_text() + "\n[execution]\ncheckpoint_upload_seconds = 0\n"
+                      "[execution.resources]\nworker_node = 1\n")
     out = tmp_path / "node-killed"
     args = [a if a != str(config) else str(pinned) for a in _args(setup, out, 200)]
     proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args, "--executor", "ray",
@@ -157,7 +159,7 @@ def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, s
     while time.monotonic() < deadline and proc.poll() is None:
         running = _status(out).get("running") or {}
         hit = [(u, node) for u, r in running.items() for node in procs
-               if u.startswith("tiny/") and str(r.get("node", "")).endswith(node) and (r.get("step") or 0) >= 10]
+               if u.startswith("tiny/") and str(r.get("node", "")).endswith(node) and (r.get("step") or 0) >= 30]
         if hit:
             killed = hit[0][0]
             cluster.kill(procs[hit[0][1]])
@@ -169,6 +171,8 @@ def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, s
     assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
     assert json.loads((out / "run.json").read_text())["failed"] == {}
     assert _status(out)["units"][killed]["state"] == "done"
+    unit = json.loads((out / "units" / "tiny" / f"{killed.split('/')[1]}.json").read_text())
+    assert unit["training"]["resumed_from"] >= 10, "the retry trained from step 0, not from its checkpoint"
 
 
 def test_doctor_reports_the_device_of_every_worker_node(cluster) -> None:
