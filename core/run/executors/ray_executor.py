@@ -105,7 +105,7 @@ def _restore(folder: Path, files: dict[str, bytes]) -> None:
 
 def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: Any = None,
              upload_every: float = 10.0) -> UnitResult:
-    """The body of one Ray task (runs on a worker)."""
+    """The body of one Ray task (runs on a worker); ``store``: the run's CheckpointStore."""
     import tempfile
     import time
 
@@ -164,6 +164,16 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: A
     if ctx._records is not None:
         _RECORDS[getattr(dataset, "sha256", "")] = ctx._records
     return result
+
+
+def _anchor_node(ray: Any) -> str:
+    """Where the driver's helper actors (progress queue, checkpoint store) live: the head node,
+    which the cluster cannot lose without failing as a whole (a driver on a host with several
+    Ray nodes may be attached to a worker node); else the driver's own node."""
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
+            return node["NodeID"]
+    return ray.get_runtime_context().get_node_id()
 
 
 class RayExecutor(WindowedDriver):
@@ -237,7 +247,7 @@ class RayExecutor(WindowedDriver):
         try:
             if not self._connected:
                 self.prepare(set())  # connect (the runner has already checked the resources its units need)
-            here = ray.get_runtime_context().get_node_id()
+            here = _anchor_node(ray)
             self._queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy":
                                                NodeAffinitySchedulingStrategy(here, soft=True)})
             self._dataset = ray.put(dataset)

@@ -113,6 +113,28 @@ def test_ray_grid_equals_local_byte_for_byte_and_uses_both_nodes(cluster, setup,
     assert shown.code == 0 and all(node in shown.out for node in nodes)
 
 
+def test_a_search_on_ray_saves_its_trials_in_the_run_directory_and_equals_local(cluster, setup, tmp_path) -> None:
+    """Trials are Ray tasks like units: their records come back to the driver, which saves them."""
+    pytest.importorskip("optuna")
+    data, config = setup
+    searched = config.parent / "searched.toml"
+    searched.write_text(config.read_text().replace("[[models]]", """[search]
+n_trials = 2
+pruner = "none"
+learning_rate = { low = 1e-4, high = 1e-2 }
+lora_rank = [2, 4]
+[[models]]""") + "eval_every = 2\n")
+    args = lambda out: [a if a != str(config) else str(searched) for a in _args(setup, out, 4)] + ["--search"]  # noqa: E731
+    local = tmp_path / "local"
+    assert clinpred(*args(local)).code == 0
+    out = tmp_path / "ray"
+    proc = _cli([*args(out), "--executor", "ray", "--address", cluster.address], cluster)
+    assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes(), proc.stderr[-2000:]
+    trials = sorted(p.relative_to(out) for p in (out / "search").rglob("trial-*.json"))
+    assert [str(t) for t in trials] == [f"search/tiny/{s}/trial-00{n}.json" for s in ("r0f0", "r0f1") for n in (0, 1)]
+    assert "tiny/r0f0/trial-000" in proc.stderr
+
+
 def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, tmp_path, tmp_path_factory) -> None:
     local = _local(setup, tmp_path_factory, 200)
     out = tmp_path / "killed"

@@ -75,7 +75,6 @@ def test_run_trains_and_scores_through_the_family_plugin(arch: str, family: str,
 
 
 def test_no_store_prompts_keeps_prompts_and_outputs_out(cohort, tmp_path: Path) -> None:
-    from tiny_models import tiny_model_dir
 
     data, config = cohort
     out = tmp_path / "run"
