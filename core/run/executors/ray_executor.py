@@ -12,8 +12,10 @@ pinned to the driver's node.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +260,10 @@ class RayExecutor(WindowedDriver):
             emit(Event("message", "", f"Ray cluster: {len(ray.nodes())} node(s), "
                                       f"{ray.cluster_resources().get('CPU', 0):g} CPU, "
                                       f"{ray.cluster_resources().get('GPU', 0):g} GPU"))
-            self.drive(work, window, deliver, emit)
+            # Ray's driver prints cluster events ("(raylet) ...") to sys.stdout from a background
+            # thread; stdout is the comparison table's (scripts read it), so they go to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                self.drive(work, window, deliver, emit)
         finally:
             ray.shutdown()
             self._connected = False
