@@ -59,6 +59,11 @@ class RunSummary:
     seconds: float
 
 
+#: bumped when what a kind of unit computes changes, so ``--resume`` recomputes older units of
+#: that kind instead of mixing them in (2: LASSO oversamples inside its inner CV folds)
+UNIT_REVISIONS = {"baseline": 2}
+
+
 def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
@@ -188,8 +193,10 @@ class Runner:
                 continue
             for k, split in enumerate(splits):
                 hyper = {**plan.hyperparameters, **self._search_key(name)} if plan else {}
-                key = _fingerprint({"name": name, "split": k, "seed": ev.seed,
-                                    "hyper": hyper, "ev": self._unit_settings()})
+                body = {"name": name, "split": k, "seed": ev.seed, "hyper": hyper, "ev": self._unit_settings()}
+                if kind in UNIT_REVISIONS:  # the unit's computation changed since older runs
+                    body["revision"] = UNIT_REVISIONS[kind]
+                key = _fingerprint(body)
                 done = self.rundir.read_unit(name, split.name) if req.resume else None
                 if done and done.get("status") == "done" and done.get("fingerprint") == key:
                     results[name][split.name] = done

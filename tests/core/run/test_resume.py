@@ -98,3 +98,16 @@ def test_a_fresh_run_never_removes_files_it_did_not_write(tmp_path: Path, small_
     config = _config(tmp_path, "a.toml", ["majority"], 200)
     assert clinpred("run", "--baselines-only", "--config", str(config), "--data", str(small_csv), "--out", str(out)).code == 0
     assert (out / "predictions" / "my-notes.jsonl").read_text() == "{}\n"
+
+
+def test_units_computed_by_an_older_revision_are_recomputed_on_resume(tmp_path: Path, small_csv: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinpred.core.run import runner
+
+    out = tmp_path / "run"
+    assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
+    assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out),
+                    "--resume").err.count("already done") == 4
+    monkeypatch.setitem(runner.UNIT_REVISIONS, "baseline", runner.UNIT_REVISIONS["baseline"] + 1)  # e.g. a fix to LASSO
+    again = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out), "--resume")
+    assert again.code == 0 and "already done" not in again.err
