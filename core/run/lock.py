@@ -2,7 +2,8 @@
 
 ``RUN_DIR/.lock`` is created atomically (written in full under a temporary name, then hard-linked
 into place, which fails if it exists), so a reader never sees a half-written lock. A lock whose
-pid is dead on this host is stale (a run killed with ``kill -9``) and is taken over; any other
+pid is dead on this host, or now belongs to another process (a reused pid: Linux records each
+process's start time), is stale (a run killed with ``kill -9``) and is taken over; any other
 lock is refused with one line naming its owner. Every writer of a run directory (``clinpred run``,
 ``clinpred report``) holds it while it writes.
 """
@@ -38,6 +39,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux ``/proc``), or None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name in (...) may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def read_lock(run_dir: str | Path) -> dict[str, Any] | None:
     """The owner recorded in ``RUN_DIR/.lock`` ({pid, host, started, command}), or None."""
     try:
@@ -50,9 +60,15 @@ def read_lock(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 def lock_is_stale(owner: dict[str, Any]) -> bool:
-    """True when the owner is a process of this host that no longer exists."""
+    """True when the owner is a process of this host that no longer exists (or whose pid another
+    process has since been given)."""
     pid = owner.get("pid")
-    return owner.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+    if owner.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    if not _pid_alive(pid):
+        return True
+    recorded, now = owner.get("pid_start"), _process_start(pid)
+    return isinstance(recorded, int) and now is not None and now != recorded
 
 
 def _describe(owner: dict[str, Any]) -> str:
@@ -73,7 +89,8 @@ class RunLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`RunDirectoryError` (exit 2) naming the current owner."""
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": self.command}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": self.command,
+              "pid_start": _process_start(os.getpid())}
         for _ in range(3):
             if self._try_create(me):
                 self.held = True

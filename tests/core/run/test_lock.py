@@ -58,6 +58,25 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
         assert read_lock(tmp_path)["pid"] == os.getpid()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times come from Linux /proc")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(tmp_path: Path) -> None:
+    """The pid of a killed run may be given to a new process: the recorded start time tells."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = int(Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        _write_lock(tmp_path, pid=sleeper.pid, host=socket.gethostname(), started=0, command="clinpred run",
+                    pid_start=start - 1)  # the lock's owner started earlier than the process now holding the pid
+        with RunLock(tmp_path, "clinpred run"):
+            assert read_lock(tmp_path)["pid"] == os.getpid()
+        _write_lock(tmp_path, pid=sleeper.pid, host=socket.gethostname(), started=0, command="clinpred run",
+                    pid_start=start)  # the very process: alive, refused
+        with pytest.raises(RunDirectoryError, match=f"pid {sleeper.pid}"):
+            RunLock(tmp_path, "clinpred run").acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_a_lock_of_another_host_is_not_guessed_stale(tmp_path: Path) -> None:
     _write_lock(tmp_path, pid=_dead_pid(), host="some-other-host", started=0, command="clinpred run")
     with pytest.raises(RunDirectoryError, match="on some-other-host"):
