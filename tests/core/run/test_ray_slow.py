@@ -158,6 +158,37 @@ def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, t
     assert (out / "metrics.json").read_bytes() == (local / "metrics.json").read_bytes()
 
 
+def _unit_tasks(cluster) -> list[int]:
+    """Pids of this cluster's worker processes running a clinpred unit right now."""
+    groups = {str(p.pid) for p in (cluster.head, *cluster.workers)}
+    rows = subprocess.run(["ps", "-eo", "pid=,pgid=,args="], capture_output=True, text=True).stdout.splitlines()
+    return [int(r.split()[0]) for r in rows if len(r.split()) > 2 and r.split()[1] in groups
+            and r.split(None, 2)[2].startswith("ray::ray_unit")]
+
+
+def test_ctrl_c_of_a_ray_driver_stops_its_units_on_the_cluster(cluster, setup, tmp_path) -> None:
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 400), "--executor", "ray",
+                             "--address", cluster.address], env=cluster.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        running = _status(out).get("running") or {}
+        if any(u.startswith("tiny/") and (r.get("step") or 0) >= 5 for u, r in running.items()):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    assert _unit_tasks(cluster), "no unit task was running on the cluster"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Interrupted. Completed units are saved" in err, err[-2000:]
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 60  # the driver is gone: Ray cancels the tasks it owned
+    while _unit_tasks(cluster) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _unit_tasks(cluster), "unit tasks kept running on the cluster after Ctrl-C"
+
+
 def test_a_worker_node_killed_mid_unit_is_retried_and_changes_nothing(cluster, setup, tmp_path, tmp_path_factory) -> None:
     """LLM units may run only on worker nodes (a custom resource), and a second worker joins, so
     the unit always trains on a worker and its retry has somewhere to go after the kill; the
