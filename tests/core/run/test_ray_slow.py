@@ -159,11 +159,26 @@ def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, t
 
 
 def _unit_tasks(cluster) -> list[int]:
-    """Pids of this cluster's worker processes running a clinpred unit right now."""
-    groups = {str(p.pid) for p in (cluster.head, *cluster.workers)}
-    rows = subprocess.run(["ps", "-eo", "pid=,pgid=,args="], capture_output=True, text=True).stdout.splitlines()
-    return [int(r.split()[0]) for r in rows if len(r.split()) > 2 and r.split()[1] in groups
-            and r.split(None, 2)[2].startswith("ray::ray_unit")]
+    """Pids of this cluster's worker processes running a clinpred unit right now (Ray starts its
+    workers in sessions of their own: they are found by their ancestry, not their group)."""
+    groups = {p.pid for p in (cluster.head, *cluster.workers)}
+    procs = {}
+    for row in subprocess.run(["ps", "-eo", "pid=,ppid=,pgid=,args="], capture_output=True, text=True).stdout.splitlines():
+        parts = row.split(None, 3)
+        if len(parts) == 4:
+            procs[int(parts[0])] = (int(parts[1]), int(parts[2]), parts[3])
+
+    def ours(pid: int) -> bool:
+        seen = set()
+        while pid in procs and pid not in seen:
+            seen.add(pid)
+            ppid, pgid, _ = procs[pid]
+            if pgid in groups:
+                return True
+            pid = ppid
+        return False
+
+    return [pid for pid, (_, _, args) in procs.items() if args.startswith("ray::ray_unit") and ours(pid)]
 
 
 def test_ctrl_c_of_a_ray_driver_stops_its_units_on_the_cluster(cluster, setup, tmp_path) -> None:
