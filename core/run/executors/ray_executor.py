@@ -255,6 +255,9 @@ class RayExecutor(WindowedDriver):
             self._dataset = ray.put(dataset)
             self._store = ray.remote(CheckpointStore).options(
                 num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True)).remote()
+            # wait until it runs: uploads sent to an actor still starting wait in the sender, and
+            # die with it when its node dies before the actor is up
+            ray.get(self._store.get.remote(""), timeout=300)
             self._remote = ray.remote(ray_unit)
             window = self.settings.max_concurrent or len(work)
             emit(Event("message", "", f"Ray cluster: {len(ray.nodes())} node(s), "
