@@ -133,26 +133,34 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: A
 
             folder = _adapter_dir(spec, root)
             try:  # a short blocking get, once per task: did an earlier attempt get this far?
-                saved = ray.get(store.get.remote(ship_key), timeout=30)
+                saved = ray.get(store.get.remote(ship_key), timeout=120)
             except Exception:  # noqa: BLE001 - no saved state: train from the start
                 saved = None
             if saved:
                 _restore(folder, saved)
                 spec = evolve(spec, resume=True)  # continue the checkpoint, as `local --resume` does
         shipped = [time.monotonic()]
+        sent: list[Any] = [None, None]  # the upload in flight (its ref) and the step it holds
+        stored: list[int | None] = [None]  # step of the last upload the store acknowledged
 
-        def upload() -> None:
-            if time.monotonic() - shipped[0] < upload_every:
-                return
+        def upload(step: int) -> None:
+            if sent[0] is not None and ray.wait([sent[0]], timeout=0)[0]:
+                stored[0], sent[0] = sent[1], None
+            if sent[0] is not None or time.monotonic() - shipped[0] < upload_every:
+                return  # one upload in flight at a time
             shipped[0] = time.monotonic()
             try:  # between steps, right after a checkpoint may have been written
-                store.put.remote(ship_key, _folder_files(folder))
+                files = _folder_files(folder)
+                if any(name.startswith("checkpoint") for name in files):
+                    sent[:] = [store.put.remote(ship_key, files), step]
             except Exception:  # noqa: BLE001 - a lost upload costs only recomputation
                 pass
 
         def send(event: Event) -> None:
             if folder is not None and event.kind == "train-progress":
-                upload()  # then the progress event: status shows a step only after its upload was sent
+                upload(int(event.data.get("step") or 0))
+                if stored[0] is not None:  # status shows how far a retry would resume from
+                    event = Event(event.kind, event.unit, event.message, {**event.data, "checkpoint_uploaded": stored[0]})
             # fire and forget: a task blocked in ray.get gives its CPU back and Ray would start
             # another unit on this node meanwhile (calls from one task stay in order)
             try:
