@@ -236,7 +236,7 @@ class Runner:
         queue: UnitQueue
 
         def fail(spec: UnitSpec, error: str, is_fatal: bool) -> None:
-            unit = f"{spec.name}/{spec.split.name}"  # a failed trial fails its LLM unit
+            unit = spec.model_unit  # a failed trial fails its LLM unit
             errors.setdefault(unit, error)
             self.emit(Event("unit-failed", unit, error, data={"fatal": is_fatal}))
 
@@ -248,7 +248,7 @@ class Runner:
                     self.emit(Event("trial-done", spec.unit, summary,
                                     data={"node": result.node, "seconds": result.payload.get("seconds")}))
                     return
-                queue.fail(f"{spec.name}/{spec.split.name}")
+                queue.fail(spec.model_unit)
                 if result.fatal:
                     queue.drop_model(spec.name)
                 self.emit(Event("trial-done", spec.unit, "failed", data={"node": result.node}))

@@ -55,7 +55,12 @@ class UnitSpec:
         """``model/split`` (``model/split/trial-NNN`` for a trial), the name events and
         status.json use."""
         if self.trial is not None:
-            return f"{self.name}/{self.split.name}/trial-{self.trial.spec.number:03d}"
+            return f"{self.model_unit}/trial-{self.trial.spec.number:03d}"
+        return self.model_unit
+
+    @property
+    def model_unit(self) -> str:
+        """``model/split``: the unit itself, or the LLM unit whose search a trial belongs to."""
         return f"{self.name}/{self.split.name}"
 
 

@@ -56,7 +56,7 @@ class UnitQueue:
         return out
 
     def search_of(self, trial: UnitSpec) -> Any:
-        return self._searches.get(f"{trial.name}/{trial.split.name}")
+        return self._searches.get(trial.model_unit)
 
     def trial_done(self, trial: UnitSpec, record: dict[str, Any]) -> None:
         """A trial's record: saved in its search, which may now ask the next batch or choose."""
