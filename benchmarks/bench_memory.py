@@ -23,7 +23,7 @@ def _child(what: str, patients: int, iters: int) -> None:
     import mlx.core as mx
     import numpy as np
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.llm.scoring import score_p_yes
     from clinpred.core.llm.training import TrainConfig, train_lora
 

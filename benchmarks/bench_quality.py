@@ -130,7 +130,7 @@ class Bench:
         from clinpred.core.data.splits import oversample_minority
         from clinpred.core.llm.llm_unit import PromptBook, run_llm_unit
         from clinpred.core.llm.search import run_search
-        from clinpred.core.models.models import load_model
+        from clinpred.core.weights.loading import load_model
 
         import attrs
 

@@ -41,8 +41,8 @@ def main() -> None:
     import mlx_lm
     import numpy as np
 
-    from clinpred.core.models.device import resolve_precision
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.device import resolve_precision
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.llm.scoring import score_p_yes
     from clinpred.core.llm.tokens import encode
 

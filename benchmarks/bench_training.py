@@ -20,7 +20,7 @@ def train_ours(model_dir: Path, items: list[Any], out: Path, *, iters: int, batc
     """One clinpred training from a freshly loaded model: per-step losses and seconds, wall time."""
     import mlx.core as mx
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.llm.training import TrainConfig, train_lora
 
     loaded = load_model(model_dir, precision="float32")
@@ -62,7 +62,7 @@ def main() -> None:
     info = common.start()
     import numpy as np
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
 
     tmp = Path(tempfile.mkdtemp(prefix="clinpred-bench-training-"))
     model_dir = common.write_fp32_copy(args.model_dir or tmp / "fp32")

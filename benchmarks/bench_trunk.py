@@ -32,7 +32,7 @@ def main() -> None:
     info = common.start()
     import numpy as np
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
 
     tmp = Path(tempfile.mkdtemp(prefix="clinpred-bench-trunk-"))
     model_dir = common.write_fp32_copy(args.model_dir or tmp / "fp32")

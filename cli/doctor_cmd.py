@@ -22,8 +22,8 @@ def _version(dist: str) -> str | None:
 def doctor_report(registry: Any) -> dict[str, Any]:
     """Everything ``clinpred doctor`` shows, as JSON-ready data."""
     from clinpred import __version__
-    from clinpred.core.models import blas, cache
-    from clinpred.core.models.device import backend, policy_text, resolve_precision
+    from clinpred.core.weights import blas, cache
+    from clinpred.core.weights.device import backend, policy_text, resolve_precision
 
     blas_info = blas.describe()  # before mlx is imported by backend(): the CLI has preloaded it
     device = backend()
@@ -69,7 +69,7 @@ def doctor_report(registry: Any) -> dict[str, Any]:
 def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
     """Check the setup: device, BLAS in use, precision policy, cache, plugins (and, with
     --address, the device of every Ray worker node)."""
-    from clinpred.core.models.cache import human_size
+    from clinpred.core.weights.cache import human_size
 
     report = doctor_report(app(ctx).registry)
     if address:

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        from clinpred.core.models.blas import activate
+        from clinpred.core.weights.blas import activate
 
         activate()  # an optimized BLAS for MLX, loaded before mlx is imported (CLINPRED_NO_BLAS=1: off)
         result = cli.main(args=args, prog_name="clinpred", standalone_mode=False, obj=AppContext(argv=tuple(args)))

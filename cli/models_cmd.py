@@ -12,15 +12,15 @@ from clinpred.cli.output import echo_json, print_table
 
 
 def _source(entry: Any) -> str:
-    from clinpred.core.models.model_source import catalog_source
+    from clinpred.core.weights.model_source import catalog_source
 
     return catalog_source(entry)
 
 
 def model_rows(registry: Any) -> list[dict[str, Any]]:
     """Catalog entries of every family, then models imported into the cache."""
-    from clinpred.core.models import cache
-    from clinpred.core.models.model_source import local_path, model_info
+    from clinpred.core.weights import cache
+    from clinpred.core.weights.model_source import local_path, model_info
 
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -113,7 +113,7 @@ def _run_with_progress(quiet: bool, fn: Any) -> Path:
 def pull(ctx: click.Context, name: str) -> None:
     """Download and convert the catalog model NAME (or a family's default model)."""
     from clinpred.core.errors import ModelError
-    from clinpred.core.models.model_source import pull_catalog_entry
+    from clinpred.core.weights.model_source import pull_catalog_entry
 
     registry = app(ctx).registry
     catalog = {entry.name: entry for _spec, entry in registry.catalog()}
@@ -146,9 +146,9 @@ def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
     Tensors F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the K-quants Q2_K-Q6_K are read;
     architectures and pre-tokenizers are those the family plugins declare.
     """
-    from clinpred.core.models.model_source import import_gguf
+    from clinpred.core.weights.model_source import import_gguf
 
-    from clinpred.core.models.gguf_formats import from_families
+    from clinpred.core.weights.gguf_formats import from_families
 
     spec = app(ctx).registry.family(family)
     formats = from_families([spec], scope=f"family {spec.name!r}")  # only what the family declares

@@ -25,7 +25,7 @@ def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, s
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.data.dataset import load_new_patients
     from clinpred.core.run.predict import base_model, plan_prediction, predict_patients, write_predictions
 

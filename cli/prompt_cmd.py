@@ -31,8 +31,8 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
     from clinpred.core.run.config import load_config
     from clinpred.core.data.dataset import load_from_schema
     from clinpred.core.errors import UserError
-    from clinpred.core.models.models import load_tokenizer
-    from clinpred.core.models.model_source import resolve_source
+    from clinpred.core.weights.loading import load_tokenizer
+    from clinpred.core.weights.model_source import resolve_source
     from clinpred.core.run.plan import select_models
     from clinpred.core.llm.prompt_view import prompt_view
 
@@ -83,7 +83,7 @@ def _dataset(load: Any, schema: Any, row: int) -> Any:
 
 def _locally_available(spec: Any, registry: Any) -> bool:
     """Whether the family's default model is on this machine (no network is used)."""
-    from clinpred.core.models.model_source import local_path
+    from clinpred.core.weights.model_source import local_path
 
     for _family, entry in registry.catalog():
         if entry.name == spec.default_model or entry.hub_id == spec.default_model:

@@ -31,8 +31,8 @@ def schema_for(config: Any, data: str | None) -> Any:
 
 def load_plan_model(plan: Any) -> Any:
     """Load the model of a plan (importable by name: workers of other executors call it)."""
-    from clinpred.core.models.model_source import resolve_source
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.model_source import resolve_source
+    from clinpred.core.weights.loading import load_model
 
     source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
     return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
@@ -44,7 +44,7 @@ def _model_loader(verbosity: int):
 
 def _preflight(plans: list[Any]) -> None:
     """Bad model paths are bad input (exit 2) before anything is written."""
-    from clinpred.core.models.models import check_source
+    from clinpred.core.weights.loading import check_source
 
     for plan in plans:
         if plan.catalog is None and not plan.unavailable:

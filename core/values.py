@@ -145,7 +145,7 @@ class FamilySpec:
         default=(), converter=tuple, validator=validators.deep_iterable(validators.instance_of(GGUFArchitecture))
     )
     #: llama.cpp pre-tokenizer names (``tokenizer.ggml.pre``) -> the split rule they mean (one
-    #: of :data:`clinpred.core.models.gguf_split_rules.SPLIT_RULES`).
+    #: of :data:`clinpred.core.weights.gguf_split_rules.SPLIT_RULES`).
     gguf_pre_tokenizers: dict[str, str] = field(factory=dict, converter=_frozen_dict, hash=False)
 
     def matches(self, model_id: str) -> bool:

@@ -240,7 +240,7 @@ class Registry:
 
     def gguf_formats(self) -> Any:
         """The GGUF architectures and pre-tokenizers the loaded families declare."""
-        from clinpred.core.models.gguf_formats import from_families
+        from clinpred.core.weights.gguf_formats import from_families
 
         return from_families(self.families())
 
@@ -277,7 +277,7 @@ def load_registry(
                 f"plugin {first.name!r} ({first.source}: {first.origin}) failed: {first.error}"
                 + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
             )
-    from clinpred.core.models import gguf_formats
+    from clinpred.core.weights import gguf_formats
 
     gguf_formats.install(registry.gguf_formats())  # conversions started anywhere use this table
     return registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clinpred.core.models import blas
+from clinpred.core.weights import blas
 
 # The optimized BLAS must be loaded before any test module imports mlx (at collection time),
 # or every real-model test runs on MLX's reference BLAS (10-25x slower).

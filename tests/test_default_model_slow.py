@@ -45,7 +45,7 @@ def test_mlx_lm_opens_the_pulled_model_and_it_knows_paris(pulled: Path) -> None:
 
 
 def test_clinpred_loads_it_in_float32_on_the_cpu(pulled: Path) -> None:
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
 
     loaded = load_model(pulled)
     if loaded.precision == "float32":
@@ -69,7 +69,7 @@ def test_the_smollm_family_renders_the_default_model(pulled: Path) -> None:
 
 
 def test_second_pull_is_cached(pulled: Path) -> None:
-    from clinpred.core.models.model_source import pull_catalog_entry
+    from clinpred.core.weights.model_source import pull_catalog_entry
     from clinpred.plugins.smollm import SPEC
 
     before = (pulled / "model.safetensors").stat().st_mtime_ns

@@ -1,6 +1,6 @@
 """The engine's layout: stages of core/ import only down, and core/ imports no outer layer.
 
-Stages (README, "Layout"): data, models, evaluation <- llm <- run <- report, with the shared
+Stages (README, "Layout"): data, weights, evaluation <- llm <- run <- report, with the shared
 modules at the root of core/. Imports inside functions count too: a lazy import still ties a
 lower stage to a higher one.
 """
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "core"
-STAGES = ("data", "models", "evaluation", "llm", "run", "report")
+STAGES = ("data", "weights", "evaluation", "llm", "run", "report")
 #: What each stage must never import.
 FORBIDDEN = {
     "data": {"llm", "run", "report"},
-    "models": {"llm", "run", "report"},
+    "weights": {"llm", "run", "report"},
     "evaluation": {"llm", "run", "report"},
     "llm": {"run", "report"},
     "run": {"report"},

@@ -105,7 +105,7 @@ def run_llm_unit(
 ) -> dict[str, Any]:
     """Fine-tune on ``train_idx`` (already balanced), score validation and test, choose the
     threshold on validation, optionally generate and parse the test answers."""
-    from clinpred.core.models.model_source import model_revision
+    from clinpred.core.weights.model_source import model_revision
     from clinpred.core.llm.scoring import generate_texts, score_p_yes
     from clinpred.core.llm.training import TrainItem, train_lora
 

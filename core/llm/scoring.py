@@ -119,11 +119,11 @@ def last_position_logprobs(model: Any, batch_ids: Sequence[Sequence[int]], *,
     Rows are right-padded; the model call has no attention mask, but a causal model's hidden
     state at a real position never sees the padding after it. Only those B positions go through
     the output head and the softmax. With ``prefix`` (batch-1 KV caches of a token prefix,
-    :func:`clinpred.core.models.mlx_compat.prefix_cache`) the rows are the tokens after that prefix.
+    :func:`clinpred.core.weights.mlx_compat.prefix_cache`) the rows are the tokens after that prefix.
     """
     import mlx.core as mx
 
-    from clinpred.core.models.mlx_compat import broadcast_prefix, logits_at
+    from clinpred.core.weights.mlx_compat import broadcast_prefix, logits_at
 
     tokens = right_pad(batch_ids)
     length = tokens.shape[1]
@@ -170,7 +170,7 @@ def score_p_yes(
     n_pre = shared_prefix_length(encoded) if prefix_cache and len(encoded) > 1 else 0
     prefix = None
     if n_pre >= MIN_PREFIX:
-        from clinpred.core.models.mlx_compat import prefix_cache as make_prefix
+        from clinpred.core.weights.mlx_compat import prefix_cache as make_prefix
 
         prefix = make_prefix(model, list(encoded[0][:n_pre]))
     n_pre = n_pre if prefix is not None else 0

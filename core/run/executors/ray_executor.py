@@ -116,7 +116,7 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: A
     key = repr(ref)
     if key not in _BUILT:
         ref.apply_env()
-        from clinpred.core.models.blas import activate
+        from clinpred.core.weights.blas import activate
 
         activate()
         _BUILT[key] = ref.build()

@@ -13,10 +13,10 @@ def _probe() -> dict[str, Any]:
     """Runs on one node: its device, BLAS and versions, as a unit there would see them."""
     import importlib.metadata as md
 
-    from clinpred.core.models import blas
+    from clinpred.core.weights import blas
 
     blas.activate()
-    from clinpred.core.models.device import backend
+    from clinpred.core.weights.device import backend
 
     import ray
 

@@ -9,7 +9,7 @@ import pytest
 from tiny_models import ARCHITECTURES, load_tiny, rendered, separable_items
 
 from clinpred.core.llm import trunk_cache
-from clinpred.core.models import mlx_compat
+from clinpred.core.weights import mlx_compat
 from clinpred.core.run.config import check_hyperparameters
 from clinpred.core.llm.scoring import score_p_yes, shared_prefix_length
 from clinpred.core.llm.tokens import encode

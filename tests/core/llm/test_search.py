@@ -28,7 +28,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from clinpred.core.data.dataset import load_dataset
     from clinpred.core.data.schema import default_schema
     from clinpred.core.data.splits import holdout_split
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
     from clinpred.registry.registry import load_registry
 
     root = tmp_path_factory.mktemp("search")

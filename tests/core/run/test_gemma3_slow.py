@@ -17,7 +17,7 @@ MODEL = "gemma3-270m"
 
 @pytest.fixture(scope="module")
 def pulled() -> Path:
-    from clinpred.core.models.model_source import local_path
+    from clinpred.core.weights.model_source import local_path
     from clinpred.registry.registry import load_registry
 
     assert clinpred("-q", "models", "pull", MODEL).code == 0
@@ -29,7 +29,7 @@ def pulled() -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(pulled: Path):
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
 
     return load_model(pulled)
 

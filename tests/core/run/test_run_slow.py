@@ -30,8 +30,8 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_five_lora_steps_on_16_patients_lower_the_answer_loss(small_csv: Path, tmp_path: Path) -> None:
     from clinpred.core.data.dataset import load_from_schema
     from clinpred.core.llm.llm_unit import PromptBook
-    from clinpred.core.models.model_source import resolve_source
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.model_source import resolve_source
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.data.schema import default_schema
     from clinpred.core.llm.scoring import score_p_yes
     from clinpred.core.llm.training import TrainConfig, TrainItem, train_lora

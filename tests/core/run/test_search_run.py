@@ -87,7 +87,7 @@ def test_the_runner_gives_the_trials_of_an_in_process_search(setup: dict[str, Pa
     from clinpred.core.data.schema import default_schema
     from clinpred.core.llm import search as search_mod
     from clinpred.core.llm.llm_unit import PromptBook
-    from clinpred.core.models.models import load_model
+    from clinpred.core.weights.loading import load_model
     from clinpred.core.run.config import load_config
     from clinpred.registry.registry import load_registry
     from tiny_models import tiny_model_dir

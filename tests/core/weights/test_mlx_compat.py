@@ -9,7 +9,7 @@ import pytest
 
 from tiny_models import ARCHITECTURES, load_tiny, tiny_model_dir
 
-from clinpred.core.models import mlx_compat
+from clinpred.core.weights import mlx_compat
 from clinpred.core.errors import ModelError, TrainingError
 
 ARCHS = list(ARCHITECTURES)

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from clinpred.core.errors import ModelError
-from clinpred.core.models.gguf_formats import GGUFFormats
-from clinpred.core.models.gguf_header import KEPT_TYPES, READABLE_TYPES, read_header, unreadable_tensors
+from clinpred.core.weights.gguf_formats import GGUFFormats
+from clinpred.core.weights.gguf_header import KEPT_TYPES, READABLE_TYPES, read_header, unreadable_tensors
 from clinpred.core.values import GGUFArchitecture
 
 #: The plain decoder's per-layer tensors (GGUF name -> mlx-lm name); architectures add to it.
@@ -162,7 +162,7 @@ def read_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{path}: the GGUF file is truncated: its tensors need {header.data_end} bytes, it has {size} "
             "(an incomplete download, or one chunk of a split GGUF); use the whole file"
         )
-    from clinpred.core.models import blas
+    from clinpred.core.weights import blas
 
     blas.activate()  # before mlx is first imported, or it has no effect
     if all(kind in KEPT_TYPES for kind in header.tensor_types.values()):
@@ -174,7 +174,7 @@ def read_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelError(f"{path}: corrupt or truncated GGUF file ({detail}); download it again") from None
     else:
-        from clinpred.core.models.gguf_tensors import dequantized_tensors
+        from clinpred.core.weights.gguf_tensors import dequantized_tensors
 
         weights = dequantized_tensors(path)
     return weights, header.metadata
@@ -198,7 +198,7 @@ def convert_gguf(
     source = str(path)
     say = progress or (lambda _msg: None)
     if formats is None:
-        from clinpred.core.models import gguf_formats
+        from clinpred.core.weights import gguf_formats
 
         formats = gguf_formats.current()
     say("reading GGUF")
@@ -233,7 +233,7 @@ def convert_gguf(
         mx.save_safetensors(str(tmp / "model.safetensors"), mapped, metadata={"format": "mlx"})
         (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         say("writing tokenizer")
-        from clinpred.core.models.gguf_tokenizer import write_tokenizer
+        from clinpred.core.weights.gguf_tokenizer import write_tokenizer
 
         write_tokenizer(
             md, tmp, source=source, max_length=config["max_position_embeddings"],

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import gguf_writer as gw
-from clinpred.core.models import cache
-from clinpred.core.models.device import resolve_precision
+from clinpred.core.weights import cache
+from clinpred.core.weights.device import resolve_precision
 from clinpred.core.errors import ConfigError, ModelError
-from clinpred.core.models.model_source import import_gguf, imported_family, local_path, pull_catalog_entry, resolve_source
-from clinpred.core.models.models import load_model
+from clinpred.core.weights.model_source import import_gguf, imported_family, local_path, pull_catalog_entry, resolve_source
+from clinpred.core.weights.loading import load_model
 from clinpred.core.values import CatalogEntry, GGUFWheel
 
 
@@ -84,7 +84,7 @@ def test_import_rejects_bad_name(home: Path, tmp_path: Path) -> None:
 
 
 def _converted(tmp_path: Path) -> Path:
-    from clinpred.core.models.gguf import convert_gguf
+    from clinpred.core.weights.gguf import convert_gguf
 
     src, _ = gw.tiny_decoder(tmp_path / "t.gguf", kind=gw.F32)
     return convert_gguf(src, tmp_path / "model")
@@ -140,8 +140,8 @@ def test_catalog_entry_not_pulled(home: Path) -> None:
 
 
 def test_cached_entry_is_not_downloaded_again(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from clinpred.core.models import model_source
-    from clinpred.core.models.gguf import convert_gguf
+    from clinpred.core.weights import model_source
+    from clinpred.core.weights.gguf import convert_gguf
 
     src, _ = gw.tiny_decoder(tmp_path / "t.gguf", kind=gw.F32)
     convert_gguf(src, cache.model_dir(ENTRY.name), extra={"gguf_sha256": "0" * 64})
@@ -157,7 +157,7 @@ def test_cached_entry_is_not_downloaded_again(home: Path, tmp_path: Path, monkey
 def test_wheel_member_sha256_is_checked(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zipfile
 
-    from clinpred.core.models import model_source
+    from clinpred.core.weights import model_source
 
     src, _ = gw.tiny_decoder(tmp_path / "t.gguf", kind=gw.F32)
 
@@ -189,7 +189,7 @@ def _python(code: str, **env: str) -> str:
 
 
 DESCRIBE = (
-    "from clinpred.core.models import blas; blas.activate(); import mlx.core as mx; "
+    "from clinpred.core.weights import blas; blas.activate(); import mlx.core as mx; "
     "print(blas.describe()['name'])"
 )
 
@@ -199,7 +199,7 @@ def test_blas_opt_out_keeps_the_reference_blas() -> None:
 
 
 def test_blas_preload_is_used_by_mlx() -> None:
-    from clinpred.core.models.blas import find_libraries
+    from clinpred.core.weights.blas import find_libraries
 
     libs = find_libraries()
     if not libs:
@@ -207,7 +207,7 @@ def test_blas_preload_is_used_by_mlx() -> None:
     name = _python(DESCRIBE, CLINPRED_BLAS=libs[0].name)
     assert name == libs[0].name
     check = _python(
-        "from clinpred.core.models import blas; blas.activate(); import mlx.core as mx, numpy as np; "
+        "from clinpred.core.weights import blas; blas.activate(); import mlx.core as mx, numpy as np; "
         "a = np.random.default_rng(0).standard_normal((64, 48), dtype=np.float32); "
         "print(float(np.abs(np.array(mx.array(a) @ mx.array(a.T)) - a @ a.T).max()))",
         CLINPRED_BLAS=libs[0].name,

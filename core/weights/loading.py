@@ -1,7 +1,7 @@
 """Loading a model for training and scoring, with the precision policy of :mod:`.device`.
 
 ``load_model`` opens a local MLX model directory or a hub id through ``mlx_lm.load``; on the
-CPU it dequantizes quantized weights to float32 (see :func:`clinpred.core.models.device.resolve_precision`).
+CPU it dequantizes quantized weights to float32 (see :func:`clinpred.core.weights.device.resolve_precision`).
 An optimized BLAS is loaded first when one is installed (:mod:`.blas`).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from attrs import define
 
 from clinpred.core.errors import ModelError
-from clinpred.core.models.model_source import import_gguf, local_path, pull_catalog_entry, resolve_source
+from clinpred.core.weights.model_source import import_gguf, local_path, pull_catalog_entry, resolve_source
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FLOAT_DTYPES = {"float32", "bfloat16", "float16"}
@@ -136,8 +136,8 @@ def apply_precision(model: Any, precision: str) -> Any:
 
 def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str | Path | None = None) -> LoadedModel:
     """Load a local MLX model directory or a hub id, apply the precision policy, add adapters."""
-    from clinpred.core.models import blas
-    from clinpred.core.models.device import resolve_precision
+    from clinpred.core.weights import blas
+    from clinpred.core.weights.device import resolve_precision
 
     blas.activate()  # must run before mlx is first imported to have an effect
     resolved = resolve_precision(precision)
@@ -196,7 +196,7 @@ def check_source(source: str | Path) -> None:
 
 def load_tokenizer(source: str | Path) -> Any:
     """Only the tokenizer (mlx-lm's wrapper) of a local model directory or hub id: no weights."""
-    from clinpred.core.models import blas
+    from clinpred.core.weights import blas
 
     blas.activate()
     path = _resolve_path(source)

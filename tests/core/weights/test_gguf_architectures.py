@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gguf_writer as gw
-from clinpred.core.models.gguf import convert_gguf
+from clinpred.core.weights.gguf import convert_gguf
 
 
 def _layout(arch: str, layers: int) -> tuple[dict, tuple[str, ...], dict]:
@@ -52,7 +52,7 @@ def test_each_declared_architecture_converts_and_runs(tmp_path: Path, arch: str)
     extra, drop, md = _layout(arch, layers)
     src, tensors = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.F32, arch=arch, layers=layers,
                                    extra_tensors=extra, drop=drop)
-    from clinpred.core.models.gguf_header import read_header
+    from clinpred.core.weights.gguf_header import read_header
 
     gw.write_gguf(src, {**read_header(src, arrays=True).metadata, **md}, tensors)
     out = convert_gguf(src, tmp_path / "out")
@@ -70,7 +70,7 @@ def test_each_declared_architecture_converts_and_runs(tmp_path: Path, arch: str)
 def test_the_header_alone_gives_the_tokenizer_arrays(tmp_path: Path) -> None:
     """read_metadata reads arrays from the header only: a file cut right after its tensor table
     (no tensor data, like the first chunk of a split GGUF) still yields the vocabulary."""
-    from clinpred.core.models.gguf_header import read_header, read_metadata
+    from clinpred.core.weights.gguf_header import read_header, read_metadata
 
     src, _ = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.F32)
     tokens, merges, types = gw.byte_level_vocab()
@@ -87,7 +87,7 @@ def test_the_header_alone_gives_the_tokenizer_arrays(tmp_path: Path) -> None:
 
 def test_a_chunk_of_a_split_file_is_refused_as_truncated(tmp_path: Path) -> None:
     from clinpred.core.errors import ModelError
-    from clinpred.core.models.gguf_header import read_header
+    from clinpred.core.weights.gguf_header import read_header
 
     src, _ = gw.tiny_decoder(tmp_path / "m.gguf", kind=gw.Q8_0)
     assert read_header(src).data_end == src.stat().st_size  # the tensor table accounts for every byte

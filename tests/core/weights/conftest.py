@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def builtin_gguf_formats():
-    from clinpred.core.models import gguf_formats
+    from clinpred.core.weights import gguf_formats
     from clinpred.registry.registry import load_registry
 
     before = gguf_formats.current()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clinpred.core.errors import ModelError
-from clinpred.core.models.gguf_split_rules import SPLIT_RULES
+from clinpred.core.weights.gguf_split_rules import SPLIT_RULES
 
 _BPE = "gpt2"  # tokenizer.ggml.model of a byte-level BPE vocabulary
 _SPM = "llama"  # tokenizer.ggml.model of a SentencePiece vocabulary (a GGUF format value)
@@ -132,7 +132,7 @@ def write_tokenizer(
     if kind == _BPE:
         pre = str(md.get("tokenizer.ggml.pre", "default"))
         if split_rule is None:
-            from clinpred.core.models import gguf_formats
+            from clinpred.core.weights import gguf_formats
 
             split_rule = gguf_formats.current().split_rule
         tk = _bpe(md, tokens, split_rule(pre, source))

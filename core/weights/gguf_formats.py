@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from attrs import define, field
 
 from clinpred.core.errors import ModelError
-from clinpred.core.models.gguf_split_rules import BASE_PRE_TOKENIZERS, SPLIT_RULES
+from clinpred.core.weights.gguf_split_rules import BASE_PRE_TOKENIZERS, SPLIT_RULES
 from clinpred.core.values import FamilySpec, GGUFArchitecture
 
 

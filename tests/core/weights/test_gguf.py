@@ -10,8 +10,8 @@ import pytest
 
 import gguf_writer as gw
 from clinpred.core.errors import ModelError
-from clinpred.core.models.gguf import convert_gguf
-from clinpred.core.models.gguf_header import read_header
+from clinpred.core.weights.gguf import convert_gguf
+from clinpred.core.weights.gguf_header import read_header
 
 
 def _load(path: Path):

