@@ -134,3 +134,16 @@ def test_data_help_lists_both_commands() -> None:
 
     result = CliRunner().invoke(cli, ["data", "--help"])
     assert result.exit_code == 0 and "check" in result.output and "synth" in result.output
+
+
+def test_synth_numeric_design(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clinpred.core.data.synthetic import DESIGNS
+
+    data = tmp_path / "n.csv"
+    code, out, _ = run(["data", "synth", "--n", "3000", "--seed", "3", "--design", "numeric", "-o", str(data)], capsys)
+    assert code == 0 and "design numeric" in out
+    assert 0.76 <= float(re.search(r"AUROC: (0\.\d{3})", out).group(1)) <= 0.84
+    code, _, err = run(["data", "synth", "--design", "bogus", "-o", str(data)], capsys)
+    assert code == 2 and "bogus" in err
+    help_text = run(["data", "synth", "--help"], capsys)[1]
+    assert all(name in help_text for name in DESIGNS)

@@ -149,3 +149,61 @@ def test_small_cohorts_work() -> None:
     assert len(frame) == 1 and len(truth) == 1
     with pytest.raises(ValueError):
         generate_cohort(n=0)
+
+
+# ---------------------------------------------------------------- the numeric design
+
+
+@pytest.fixture(scope="module")
+def numeric() -> tuple:
+    return generate_cohort(n=20000, seed=2024, design_name="numeric")
+
+
+def test_numeric_design_has_the_same_features_and_a_higher_ceiling(big: tuple, numeric: tuple) -> None:
+    frame, truth = numeric
+    release = big[0]
+    assert frame.drop(columns="manual_removal").equals(release.drop(columns="manual_removal"))
+    assert 0.78 <= bayes_auroc(frame["manual_removal"].to_numpy(), truth) <= 0.82
+    assert frame["manual_removal"].mean() == pytest.approx(0.62, abs=0.015)
+
+
+def test_numeric_design_signal_is_in_the_continuous_features(numeric: tuple) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    frame, truth = numeric
+    y = frame["manual_removal"].to_numpy()
+    country_rate = frame["country"].map(frame.groupby("country")["manual_removal"].mean())
+    assert roc_auc_score(y, country_rate) < 0.56  # country alone says little
+    numbers = frame[list(synthetic.COLUMNS)]
+    complete = numbers.notna().all(axis=1).to_numpy()
+    fit = LogisticRegression(max_iter=2000).fit(numbers[complete], y[complete])
+    ceiling = bayes_auroc(y[complete], truth[complete])
+    assert roc_auc_score(y[complete], fit.predict_proba(numbers[complete])[:, 1]) > ceiling - 0.01
+
+
+def test_numeric_design_effects_are_recovered_by_statsmodels(numeric: tuple) -> None:
+    import statsmodels.api as sm
+
+    frame, _ = numeric
+    numbers = frame[list(synthetic.COLUMNS)]
+    complete = numbers.notna().all(axis=1).to_numpy()
+    country = frame["country"].to_numpy()[complete]
+    X = numbers[complete].copy()
+    for level in synthetic.COUNTRIES:
+        X[level] = (country == level).astype(float)
+    fit = sm.GLM(frame["manual_removal"].to_numpy()[complete], X, family=sm.families.Binomial()).fit()
+    for name, (beta, _) in synthetic.NUMERIC_EFFECTS.items():
+        lo, hi = fit.conf_int(alpha=0.001).loc[name]
+        assert lo <= beta <= hi, (name, beta, lo, hi)
+
+
+def test_numeric_intercepts_are_calibrated_to_their_rates() -> None:
+    got = synthetic.calibrate_intercepts(design_name="numeric")
+    assert got == pytest.approx(synthetic.NUMERIC_INTERCEPTS, abs=0.01)
+    with pytest.raises(ValueError, match="release, numeric"):
+        generate_cohort(n=10, design_name="nope")
+
+
+def test_release_design_is_the_default_and_unchanged() -> None:
+    assert cohort_csv(generate_cohort(n=300, seed=4)[0]) == cohort_csv(generate_cohort(n=300, seed=4, design_name="release")[0])
