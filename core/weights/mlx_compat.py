@@ -314,17 +314,41 @@ def blocks_fed(model: Any, start: int, hidden: Any) -> Any:
     return _blocks_replaced(model, {i: _Stand(b, hidden=hidden) for i, b in enumerate(model.layers[:start])})
 
 
-def hidden_entering(model: Any, tokens: Any, start: int) -> Any:
-    """The hidden states ``(B, L, D)`` that enter block ``start`` in ``model.model(tokens)``."""
+def hidden_entering(model: Any, tokens: Any, start: int, *, cache: list[Any] | None = None) -> Any:
+    """The hidden states ``(B, L, D)`` that enter block ``start`` in ``model.model(tokens)``
+    (continuing the per-block KV ``cache`` of a shared prefix when given)."""
     captured: list[Any] = []
     with _blocks_replaced(model, {start: _Stand(model.layers[start], capture=captured)}):
         try:
-            model.model(tokens)
+            model.model(tokens, **({} if cache is None else {"cache": cache}))
         except _StopForward:
             pass
     if not captured:
         raise TrainingError(f"block {start} was not called by the model's forward")
     return captured[0]
+
+
+def final_states(model: Any, tokens: Any, *, cache: list[Any] | None = None) -> Any:
+    """The hidden states ``(B, L, D)`` after the final norm (``model.model(tokens)``): what the
+    output head reads."""
+    return model.model(tokens, **({} if cache is None else {"cache": cache}))
+
+
+def head_logits(model: Any, states: Any) -> Any:
+    """Logits of final-norm ``states`` through the output head; only exact when
+    :func:`head_split` holds for ``model``."""
+    return _head(model)(states)
+
+
+def context_length(model: Any) -> int | None:
+    """The longest input the model was built for (``max_position_embeddings`` and the like in
+    its config), or None when the config does not say."""
+    args = getattr(model, "args", None)
+    for key in ("max_position_embeddings", "max_seq_len", "n_positions", "context_length"):
+        value = getattr(args, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 # ---------------------------------------------------------------- shared-prefix KV cache
