@@ -62,20 +62,52 @@ def render_with_template(
 
 @define(frozen=True)
 class TokenizedExample:
-    """A rendered chat as tokens: ``ids[:prompt_len]`` is the scoring prompt, and the trained
-    span ``ids[answer_start:answer_end]`` decodes to exactly the answer."""
+    """A rendered chat as tokens: ``ids[:prompt_len]`` is the scoring prompt, the answer span
+    ``ids[answer_start:answer_end]`` decodes to exactly the answer, and
+    ``ids[answer_end:turn_end]`` are the end-of-turn tokens after it (through the first stop
+    string of the rendering; empty when the completion ends with the answer). Training teaches
+    both spans, so greedy generation stops after the answer."""
 
     ids: tuple[int, ...]
     prompt_len: int
     answer_start: int
     answer_end: int
+    turn_end: int | None = None  # None: no end-of-turn span (== answer_end)
+
+    @property
+    def trained_end(self) -> int:
+        """End of the end-of-turn span (``answer_end`` when there is none)."""
+        return self.answer_end if self.turn_end is None else self.turn_end
+
+
+def end_of_turn_text(rendered: RenderedChat, eos: str | None = None) -> str:
+    """The completion's text after the answer that ends the turn: through the first of the
+    rendering's stop strings (or, when it lists none, the tokenizer's ``eos``) found there;
+    otherwise all of it, trailing whitespace dropped."""
+    rest = rendered.completion[len(rendered.answer):]
+    markers = [s for s in (rendered.stop or ((eos,) if eos else ())) if s and s in rest]
+    if markers:
+        cut = min(rest.index(s) + len(s) for s in markers)
+        return rest[:cut]
+    return rest.rstrip()
+
+
+def _turn_end(tokenizer: Any, ids: list[int], answer_end: int, tail: str) -> int:
+    """First ``k`` such that ``ids[answer_end:k]`` decodes to text starting with ``tail``."""
+    if not tail:
+        return answer_end
+    for k in range(answer_end + 1, len(ids) + 1):
+        if decode(tokenizer, ids[answer_end:k]).startswith(tail):
+            return k
+    return len(ids)  # a decoding that never shows the marker exactly: train the rest of the text
 
 
 def tokenize_checked(family: str, tokenizer: Any, rendered: RenderedChat) -> TokenizedExample:
     """Tokenize a rendering and check the prefix property; :class:`RenderError` names the family.
 
     The tokenized scoring prompt must be a token prefix of the tokenized training text, and the
-    tokens right after it must decode to the answer (optionally after one leading space).
+    tokens right after it must decode to the answer (optionally after one leading space). The
+    end-of-turn span after the answer is :func:`end_of_turn_text`'s tokens.
     """
     prompt_ids = encode(tokenizer, rendered.prompt)
     ids = encode(tokenizer, rendered.text)
@@ -91,7 +123,9 @@ def tokenize_checked(family: str, tokenizer: Any, rendered: RenderedChat) -> Tok
     for end in range(n + 1, len(ids) + 1):
         text = decode(tokenizer, ids[n:end])
         if text.strip() == want and text.lstrip(" ") == text.strip():
-            return TokenizedExample(tuple(ids), n, n, end)
+            eos = getattr(hf_tokenizer(tokenizer), "eos_token", None)
+            turn = _turn_end(tokenizer, ids, end, end_of_turn_text(rendered, eos if isinstance(eos, str) else None))
+            return TokenizedExample(tuple(ids), n, n, end, turn)
         if len(text.strip()) > len(want) or not want.startswith(text.strip()):
             break
     raise RenderError(

@@ -1,9 +1,12 @@
 """Prompt-masked LoRA fine-tuning on mlx (our own loop on mlx-lm's LoRA layers).
 
 mlx-lm's trainer cannot stop early, keep the best adapter or batch without dropping examples,
-so the loop is here. The loss is cross-entropy on the answer span of each
-:class:`~clinpred.core.llm.rendering.TokenizedExample` only (``ids[answer_start:answer_end]``,
-predicted from the positions just before them); logits are computed only at those positions.
+so the loop is here. The loss covers the answer span of each
+:class:`~clinpred.core.llm.rendering.TokenizedExample` (``ids[answer_start:answer_end]``, by the
+config's objective, :mod:`~clinpred.core.llm.objectives`) and its end-of-turn span
+(``ids[answer_end:turn_end]``, cross-entropy at ``end_of_turn_weight``), each token predicted from
+the position just before it; nothing of the prompt is trained, and logits are computed only at
+those positions.
 
 Files in ``out_dir``: ``adapters.safetensors`` + ``adapter_config.json`` (the kept adapter,
 loadable by ``mlx_lm.load(model, adapter_path=out_dir)``) and ``checkpoint/checkpoint.safetensors``
@@ -25,8 +28,9 @@ import numpy as np
 from clinpred.core.errors import TrainingError
 from clinpred.core.llm import trunk_cache
 from clinpred.core.llm.batches import answer_targets, make_batch, micro_batch_indices
+from clinpred.core.llm.objectives import batch_loss
 from clinpred.core.llm.training_config import SPEED_ONLY, ProgressEvent, TrainConfig, TrainItem, TrainResult
-from clinpred.core.llm.training_eval import evaluate, label_ids_for
+from clinpred.core.llm.training_eval import evaluate_all, label_ids_for
 from clinpred.core.weights import mlx_compat
 
 __all__ = ["TrainConfig", "TrainItem", "ProgressEvent", "TrainResult", "train_lora",
@@ -57,7 +61,7 @@ def _fingerprint(cfg: TrainConfig, train: Sequence[TrainItem]) -> str:
     settings = {k: v for k, v in cfg.to_dict().items() if k not in SPEED_ONLY}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for it in train:
-        h.update(repr((it.example.ids, it.example.answer_start, it.example.answer_end,
+        h.update(repr((it.example.ids, it.example.answer_start, it.example.answer_end, it.example.turn_end,
                        int(it.label), float(it.weight))).encode())
     return h.hexdigest()
 
@@ -67,9 +71,10 @@ def _check_items(items: Sequence[TrainItem], what: str) -> list[TrainItem]:
     for i, raw in enumerate(items):
         it = TrainItem(*raw)
         ex = it.example
-        if not (0 < ex.answer_start < ex.answer_end <= len(ex.ids)):
+        if not (0 < ex.answer_start < ex.answer_end <= ex.trained_end <= len(ex.ids)):
             raise TrainingError(f"{what} item {i}: the answer span {ex.answer_start}:{ex.answer_end} "
-                                f"is empty or outside its {len(ex.ids)} tokens; tokenize with tokenize_checked")
+                                f"(end of turn {ex.trained_end}) is empty or outside its {len(ex.ids)} tokens; "
+                                "tokenize with tokenize_checked")
         if int(it.label) not in (0, 1) or not (it.weight >= 0):
             raise TrainingError(f"{what} item {i}: label must be 0 or 1 and weight >= 0")
         out.append(it)
@@ -81,6 +86,10 @@ def _better(cfg: TrainConfig, metric: str, new: dict[str, Any], best: dict[str, 
         return True
     if metric == "auroc":
         return (new["val_auroc"], -new["val_loss"]) > (best["val_auroc"], -best["val_loss"])
+    if metric == "log_loss":
+        return new["val_log_loss"] < best["val_log_loss"]
+    if metric == "last":
+        return True
     return new["val_loss"] < best["val_loss"]
 
 
@@ -121,15 +130,19 @@ def train_lora(
     eval_every = cfg.eval_every or cfg.steps_per_epoch(len(train))
     weights = _item_weights(cfg, train)
     metric = cfg.select_metric
-    if metric == "auroc" and len({int(it.label) for it in val}) < 2:
-        metric = "loss"  # AUROC is undefined with one class in validation
+    if metric in ("auroc", "log_loss") and len({int(it.label) for it in val}) < 2:
+        metric = "loss"  # AUROC is undefined with one class in validation, and label ids may be
     if cfg.max_seq_len is not None:
-        long = sum(it.example.answer_end > cfg.max_seq_len for it in train + val)
+        long = sum(it.example.trained_end > cfg.max_seq_len for it in train + val)
         if long:
             raise TrainingError(f"{long} examples are longer than max_seq_len = {cfg.max_seq_len} tokens; "
                                 "raise max_seq_len or shorten the prompt (e.g. fewer features)")
     words = (positive, negative) if positive is not None and negative is not None else None
-    label_ids = label_ids_for(tokenizer, train + val, words) if val else None
+    label_ids = label_ids_for(tokenizer, train + val, words) if val or cfg.objective == "label" else None
+    if cfg.objective == "label" and label_ids is None:
+        raise TrainingError("the label objective needs both classes among the training examples")
+    written = label_ids_for(tokenizer, train, None) if cfg.objective == "label" else None
+    answer_ids = None if written is None else written[0] + written[1]  # the answer tokens as rendered
 
     mx.random.seed(cfg.seed)
     config = mlx_compat.adapter_config(num_layers=cfg.lora_layers, rank=cfg.rank, scale=cfg.scale,
@@ -150,10 +163,11 @@ def train_lora(
         passes=(total - resumed_from) * cfg.grad_accum * cfg.batch_size, on_progress=on_cache_progress)
     start = trunk.start if trunk is not None else 0
 
-    def loss_fn(model: Any, tokens: Any, flat: Any, targets: Any, w: Any, *hidden: Any) -> Any:
+    def loss_fn(model: Any, tokens: Any, flat: Any, batch: dict[str, Any], *hidden: Any) -> Any:
         logits = mlx_compat.logits_at(model, tokens, flat, hidden=hidden[0] if hidden else None, start=start)
-        ce = nn.losses.cross_entropy(logits.astype(mx.float32), targets, reduction="none")
-        return (ce * w).sum()
+        return batch_loss(logits, batch, objective=cfg.objective, label_ids=label_ids,
+                          mass=cfg.label_mass_weight, unlikelihood=cfg.unlikelihood_weight,
+                          answer_ids=answer_ids)
 
     grad_fn = nn.value_and_grad(model, loss_fn)
 
@@ -179,14 +193,15 @@ def train_lora(
                 for m in range(cfg.grad_accum):
                     idx = micro_batch_indices(len(train), cfg.batch_size, cfg.seed,
                                               (step - 1) * cfg.grad_accum + m)
-                    b = make_batch([train[i] for i in idx], [weights[i] for i in idx])
+                    b = make_batch([train[i] for i in idx], [weights[i] for i in idx],
+                                   end_of_turn=cfg.end_of_turn_weight)
                     extra = () if trunk is None else (trunk.batch("train", idx, b["tokens"].shape[1]),)
-                    value, g = grad_fn(model, mx.array(b["tokens"]), mx.array(b["flat"]),
-                                       mx.array(b["targets"]), mx.array(b["weights"]), *extra)
+                    arrays = {k: mx.array(b[k]) for k in ("targets", "weights", "first", "label")}
+                    value, g = grad_fn(model, mx.array(b["tokens"]), mx.array(b["flat"]), arrays, *extra)
                     grads = g if grads is None else tree_map(lambda x, y: x + y, grads, g)
                     mx.eval(grads, value)
                     loss_sum += value.item()
-                    n_answer += len(b["targets"])
+                    n_answer += b["n_answer"]
                     n_tokens += b["n_tokens"]
                 grads = tree_map(lambda x: x / n_answer, grads)
                 if cfg.max_grad_norm is not None:
@@ -218,7 +233,7 @@ def train_lora(
         raise
 
     best = state["best"]
-    if best is None:  # no validation: keep the last adapter
+    if best is None or metric == "last":  # no validation, or a fixed budget: keep the last adapter
         mlx_compat.save_adapters(model, out_dir, config)
     else:
         weights_best = mx.load(str(out_dir / mlx_compat.ADAPTER_WEIGHTS))
@@ -241,20 +256,22 @@ def _validate(model: Any, val: list[TrainItem], label_ids: Any, cfg: TrainConfig
               trunk: trunk_cache.TrunkCache | None) -> dict[str, Any]:
     """Evaluate, record, keep the best adapter and update early stopping; the ProgressEvent fields."""
     hidden = None if trunk is None else (trunk.val, trunk.start)
-    val_loss, val_auroc = evaluate(model, val, label_ids, cfg.eval_batch_size, hidden=hidden)
-    record = {"step": state["step"], "val_loss": val_loss,
-              "val_auroc": None if math.isnan(val_auroc) else val_auroc}
+    scores = evaluate_all(model, val, label_ids, cfg.eval_batch_size, hidden=hidden)
+    record = {"step": state["step"], "val_loss": scores["val_loss"],
+              "val_auroc": None if math.isnan(scores["val_auroc"]) else scores["val_auroc"],
+              "val_log_loss": None if math.isnan(scores["val_log_loss"]) else scores["val_log_loss"]}
     state["evals"].append(record)
     is_best = _better(cfg, metric, record, state["best"])
     if is_best:
         state["best"] = record
         state["bad_evals"] = 0
-        mlx_compat.save_adapters(model, out_dir, config)
+        if metric != "last":  # a fixed budget saves the last adapter at the end
+            mlx_compat.save_adapters(model, out_dir, config)
     else:
         state["bad_evals"] += 1
         if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
             state["stopped_early"] = True
-    return {"val_loss": val_loss, "val_auroc": record["val_auroc"], "is_best": is_best}
+    return {"val_loss": record["val_loss"], "val_auroc": record["val_auroc"], "is_best": is_best}
 
 
 def _load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: str, tree_unflatten: Any) -> dict[str, Any]:

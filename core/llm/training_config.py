@@ -20,10 +20,16 @@ _HYPER_KEYS = {
     "grad_checkpoint": "grad_checkpoint", "dora": "dora", "eval_every": "eval_every",
     "early_stopping_patience": "early_stopping_patience", "max_seq_len": "max_seq_len",
     "frozen_trunk_cache": "frozen_trunk_cache",
+    "objective": "objective", "end_of_turn_weight": "end_of_turn_weight",
+    "unlikelihood_weight": "unlikelihood_weight", "select_metric": "select_metric",
+    "label_mass_weight": "label_mass_weight",
 }
 #: fields that change speed, not results: left out of the resume fingerprint
 SPEED_ONLY = ("frozen_trunk_cache", "trunk_cache_mb")
-SELECT_METRICS = ("auroc", "loss")
+#: how the kept adapter is chosen: best validation AUROC, answer-token loss or label log-loss, or the last
+SELECT_METRICS = ("auroc", "loss", "log_loss", "last")
+#: the training objectives (see :mod:`clinpred.core.llm.objectives`)
+OBJECTIVES = ("answer-token", "label")
 
 
 class TrainItem(NamedTuple):
@@ -89,9 +95,16 @@ class TrainConfig:
     items, rounded up to whole steps); with neither, one epoch. The learning rate rises linearly
     over the warmup (``warmup`` steps, or that fraction of all steps when < 1) and then follows a cosine down to ``learning_rate * min_lr_ratio``.
     Validation runs every ``eval_every`` steps (default: once per epoch) and at the end; the
-    adapter with the best ``select_metric`` (validation AUROC, ties broken by validation loss;
-    or validation loss) is the one kept. ``early_stopping_patience`` evaluations without
-    improvement stop training. ``class_weight="balanced"`` weights each example's answer tokens by
+    adapter with the best ``select_metric`` is the one kept: ``auroc`` (validation AUROC, ties
+    broken by validation loss), ``loss`` (answer-token cross-entropy), ``log_loss`` (the label
+    log-loss of the renormalised P(yes), what scoring reports) or ``last`` (a fixed budget: the
+    last adapter; validation is still recorded). ``early_stopping_patience`` evaluations without
+    improvement stop training (not with ``last``). ``objective`` is ``answer-token``
+    (cross-entropy on the answer token over the vocabulary) or ``label`` (a binary cross-entropy
+    on the label tokens' log-sum-exp margin, plus ``label_mass_weight`` times the label tokens'
+    share of the vocabulary and ``unlikelihood_weight`` times TabLLM's unlikelihood term;
+    :mod:`clinpred.core.llm.objectives`). The end-of-turn tokens after the
+    answer are trained with cross-entropy at ``end_of_turn_weight`` (0 leaves them out). ``class_weight="balanced"`` weights each example's answer tokens by
     n / (2 * n_class) (an alternative to oversampling). ``frozen_trunk_cache`` computes the
     states entering the first trained block once per example when that is exact
     (:mod:`clinpred.core.llm.trunk_cache`), within ``trunk_cache_mb`` of memory.
@@ -118,6 +131,10 @@ class TrainConfig:
     early_stopping_patience: int | None = field(
         default=None, validator=_opt_int_at_least(0, "evaluations without improvement; 0 or unset is off"))
     select_metric: str = field(default="auroc", validator=_one_of(SELECT_METRICS))
+    objective: str = field(default="answer-token", validator=_one_of(OBJECTIVES))
+    end_of_turn_weight: float = field(default=1.0, validator=_non_negative("1 trains the end of turn like the answer; 0 leaves it out"))
+    unlikelihood_weight: float = field(default=0.0, validator=_non_negative("0 is off; TabLLM uses 1"))
+    label_mass_weight: float = field(default=0.5, validator=_non_negative("0.5 is TabLLM's balance; 0 may stop generation answering"))
     class_weight: str = field(default="none", validator=_one_of(CLASS_WEIGHTS))
     save_every: int = field(default=10, validator=_int_at_least(1, "steps between resumable checkpoints"))
     eval_batch_size: int = field(default=8, validator=_int_at_least(1, "examples per validation forward pass"))
@@ -143,7 +160,9 @@ class TrainConfig:
         """From model_configs.toml keys (``lora_rank``, ``lora_alpha``, ``lora_dropout``,
         ``lora_layers``, ``learning_rate``, ``num_iters``, ``epochs``, ``batch_size``,
         ``grad_accum``, ``warmup``, ``weight_decay``, ``grad_checkpoint``, ``dora``,
-        ``eval_every``, ``early_stopping_patience``, ``max_seq_len``, ``frozen_trunk_cache``);
+        ``eval_every``, ``early_stopping_patience``, ``max_seq_len``, ``frozen_trunk_cache``,
+        ``objective``, ``end_of_turn_weight``, ``unlikelihood_weight``, ``label_mass_weight``,
+        ``select_metric``);
         other keys (precision, score_batch_size, prefix_cache, ...) are not training settings
         and are ignored. When both
         ``num_iters`` and ``epochs`` are present, ``num_iters`` wins. A bad value is a

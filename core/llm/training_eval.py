@@ -39,11 +39,22 @@ def label_ids_for(tokenizer: Any, items: Sequence[TrainItem],
 
 def evaluate(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int], list[int]] | None,
              batch_size: int, *, hidden: tuple[Any, int] | None = None) -> tuple[float, float]:
-    """(mean cross-entropy over all answer tokens, AUROC of P(yes)) on ``items`` in eval mode.
+    """(mean cross-entropy over all answer tokens, AUROC of P(yes)) on ``items``; see :func:`evaluate_all`."""
+    scores = evaluate_all(model, items, label_ids, batch_size, hidden=hidden)
+    return scores["val_loss"], scores["val_auroc"]
+
+
+def evaluate_all(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int], list[int]] | None,
+                 batch_size: int, *, hidden: tuple[Any, int] | None = None) -> dict[str, float]:
+    """``val_loss`` (mean cross-entropy over all answer tokens), ``val_auroc`` (AUROC of P(yes))
+    and ``val_log_loss`` (mean log-loss of P(yes), the label probability renormalised over the
+    label tokens as scoring reports it) on ``items`` in eval mode. End-of-turn tokens are not
+    counted.
 
     ``hidden`` = (states ``(N, L_max, D)`` aligned with ``items``, block index): run from the
     cached states entering that block (:mod:`clinpred.core.llm.trunk_cache`). The AUROC is NaN
-    when a class is missing or ``label_ids`` is None. Training mode is left to the caller.
+    when a class is missing or ``label_ids`` is None, the log-loss when ``label_ids`` is None.
+    Training mode is left to the caller.
     """
     import mlx.core as mx
     import mlx.nn as nn
@@ -66,12 +77,14 @@ def evaluate(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[int],
         ce_sum += ce.item()
         n_tok += len(b["targets"])
         if label_ids is not None:
-            first = np.cumsum([0] + [items[i].example.answer_end - items[i].example.answer_start
-                                     for i in idx])[:-1]
+            first = np.flatnonzero(b["first"] > 0.5)
             rows = np.array(logprobs, dtype=np.float64)[first]
             p_yes[idx] = p_yes_from_logprobs(rows, *label_ids)
     y = np.array([int(it.label) for it in items])
-    auroc = math.nan
-    if label_ids is not None and len(set(y.tolist())) == 2:
-        auroc = float(weighted_auroc(y, p_yes, np.ones((1, len(y))))[0])
-    return ce_sum / max(n_tok, 1), auroc
+    auroc = log_loss = math.nan
+    if label_ids is not None and len(y):
+        p = np.clip(p_yes, 1e-12, 1 - 1e-12)
+        log_loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+        if len(set(y.tolist())) == 2:
+            auroc = float(weighted_auroc(y, p_yes, np.ones((1, len(y))))[0])
+    return {"val_loss": ce_sum / max(n_tok, 1), "val_auroc": auroc, "val_log_loss": log_loss}

@@ -28,7 +28,7 @@ CHECK_ATOL = 1e-3
 @define
 class TrunkCache:
     """States ``(N, L_max, D)`` entering block ``start`` for the training and validation items
-    (rows zero-padded after each item's ``answer_end``)."""
+    (rows zero-padded after each item's end of turn, ``trained_end``)."""
 
     start: int
     train: Any
@@ -69,17 +69,17 @@ def _states(model: Any, items: Sequence[TrainItem], start: int, batch_size: int,
     import mlx.core as mx
 
 
-    width = max(it.example.answer_end for it in items)
-    order = sorted(range(len(items)), key=lambda i: items[i].example.answer_end)
+    width = max(it.example.trained_end for it in items)
+    order = sorted(range(len(items)), key=lambda i: items[i].example.trained_end)
     rows: dict[int, Any] = {}
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        b = make_batch([items[i] for i in idx], [1.0] * len(idx))
+        b = make_batch([items[i] for i in idx], [1.0] * len(idx), end_of_turn=1.0)
         hidden = mlx_compat.hidden_entering(model, mx.array(b["tokens"]), start)
         hidden = mx.pad(hidden, [(0, 0), (0, width - hidden.shape[1]), (0, 0)])
         mx.eval(hidden)
         for r, i in enumerate(idx):
-            n = items[i].example.answer_end
+            n = items[i].example.trained_end
             rows[i] = mx.concatenate([hidden[r, :n], mx.zeros((width - n, hidden.shape[2]), hidden.dtype)]) \
                 if n < width else hidden[r]
         if on_batch is not None:
@@ -127,7 +127,7 @@ def prepare(model: Any, train: Sequence[TrainItem], val: Sequence[TrainItem], *,
     model.eval()
     try:
         probe = mlx_compat.hidden_entering(model, mx.array([[1, 2]], dtype=mx.int32), start)
-        width = max(it.example.answer_end for it in list(train) + list(val))
+        width = max(it.example.trained_end for it in list(train) + list(val))
         need_mb = (len(train) + len(val)) * width * probe.shape[-1] * probe.dtype.size / 2**20
         if need_mb > budget_mb:
             return None, (f"frozen-trunk cache: off (the states would take {need_mb:.0f} MB > "

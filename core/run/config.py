@@ -48,6 +48,11 @@ HYPERPARAMETERS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "score_batch_size": (int, B.BATCH_SIZE, B.BATCH_SIZE.meaning),
     "frozen_trunk_cache": (bool, lambda v: True, ""),
     "prefix_cache": (bool, lambda v: True, ""),
+    "objective": (str, lambda v: v in ("answer-token", "label"), "answer-token or label"),
+    "end_of_turn_weight": ((int, float), lambda v: 0 <= v <= 100, "between 0 (off) and 100"),
+    "unlikelihood_weight": ((int, float), lambda v: 0 <= v <= 100, "between 0 (off) and 100"),
+    "label_mass_weight": ((int, float), lambda v: 0 <= v <= 100, "between 0 and 100"),
+    "select_metric": (str, lambda v: v in ("auroc", "loss", "log_loss", "last"), "auroc, loss, log_loss or last"),
 }
 MODEL_KEYS = ("name", "family", "model_id", "output_dir", "description", "search", *HYPERPARAMETERS)
 

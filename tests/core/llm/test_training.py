@@ -94,7 +94,7 @@ def test_kept_adapter_is_the_best_evaluation(trained):
 
 
 def _tokens(items):
-    return sum(it.example.answer_end for it in items)  # nothing after the answer is computed
+    return sum(it.example.trained_end for it in items)  # nothing after the end of turn is computed
 
 
 @pytest.mark.parametrize("n, batch_size, steps", [(10, 4, 3), (3, 8, 1), (4, 4, 1)])
