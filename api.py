@@ -13,7 +13,7 @@ from clinpred.core.errors import ClinpredError, PluginError, RenderError
 from clinpred.core.hookspecs import hookimpl
 from clinpred.core.llm.parsing import parse_answer
 from clinpred.core.llm.rendering import messages, render_with_template
-from clinpred.core.data.serialize import serialize
+from clinpred.core.data.serialize import record_text, serialize
 from clinpred.core.llm.tokens import decode, encode, hf_tokenizer
 from clinpred.core.values import (
     CatalogEntry,
@@ -29,6 +29,7 @@ from clinpred.core.values import (
     Record,
     RenderedChat,
     SerializationStyle,
+    Shot,
     TaskSpec,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "RenderError",
     "RenderedChat",
     "SerializationStyle",
+    "Shot",
     "TaskSpec",
     "decode",
     "encode",
@@ -56,6 +58,7 @@ __all__ = [
     "hookimpl",
     "messages",
     "parse_answer",
+    "record_text",
     "render_with_template",
     "serialize",
 ]

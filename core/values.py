@@ -122,6 +122,10 @@ class CatalogEntry:
         return source.sha256 if source is not None else None
 
 
+#: Where a family's few-shot examples go (``FamilySpec.few_shot``).
+FEW_SHOT_PLACEMENTS = ("turns", "one-message")
+
+
 @define(frozen=True)
 class FamilySpec:
     """What a family plugin declares through ``clinpred_register_families``.
@@ -147,6 +151,10 @@ class FamilySpec:
     #: llama.cpp pre-tokenizer names (``tokenizer.ggml.pre``) -> the split rule they mean (one
     #: of :data:`clinpred.core.weights.gguf_split_rules.SPLIT_RULES`).
     gguf_pre_tokenizers: dict[str, str] = field(factory=dict, converter=_frozen_dict, hash=False)
+    #: Where few-shot examples go: ``"turns"`` (earlier user/assistant turns of the chat, the
+    #: default) or ``"one-message"`` (all in the final user message, for formats without
+    #: multi-turn chat).
+    few_shot: str = field(default="turns", validator=validators.in_(FEW_SHOT_PLACEMENTS))
 
     def matches(self, model_id: str) -> bool:
         """True when one of the family's patterns occurs in ``model_id``."""
@@ -164,7 +172,7 @@ class SerializationStyle(str, enum.Enum):
     """The core's prompt styles for a patient record."""
 
     LIST = "list"  # "Feature: value unit" lines
-    SENTENCES = "sentences"  # "The patient's feature is value unit."
+    SENTENCES = "sentences"  # TabLLM's "The feature is value unit."
 
 
 @define(frozen=True)
@@ -224,11 +232,27 @@ class Record:
 
 
 @define(frozen=True)
+class Shot:
+    """One worked example of a few-shot prompt: a patient's user text and its answer word."""
+
+    user: str = field(validator=validators.min_len(1))
+    answer: str = field(validator=validators.min_len(1))
+
+
+@define(frozen=True)
 class Prompt:
-    """A chat prompt before any template: an optional system text and the user text."""
+    """A chat prompt before any template: an optional system text and the user text.
+
+    ``shots`` are worked examples placed before the user text as earlier turns of the chat (a
+    user turn and the assistant's answer each), in order; a family whose format does not take
+    earlier turns declares ``FamilySpec.few_shot = "one-message"`` and gets the examples inside
+    the user text instead (:mod:`clinpred.core.llm.few_shot`).
+    """
 
     user: str = field(validator=validators.min_len(1))
     system: str | None = None
+    shots: tuple[Shot, ...] = field(default=(), converter=tuple,
+                                    validator=validators.deep_iterable(validators.instance_of(Shot)))
 
 
 @define(frozen=True)

@@ -1,7 +1,10 @@
 """The core's default prompt templating: a patient record -> system + user text.
 
-Family plugins may override it through ``clinpred_format_prompt``; this is the fallback. Two
-styles: ``list`` ("Display: value unit" lines) and ``sentences`` ("Display is value unit.").
+Family plugins may override it through ``clinpred_format_prompt``; this is the fallback, and
+plugins can build on :func:`record_text` (the record in the task's style). Two styles: ``list``
+("Age: 31 years" lines) and ``sentences``, TabLLM's text serialisation ("The age is 31 years.",
+Hegselmann et al. 2023): the display name's first word is lowercased unless it is an acronym or
+holds other capitals or digits ("HbA1c", "BMI" stay as written).
 Features keep the schema's order; missing values read ``task.missing_text`` or are omitted.
 The record carries no target, and its id never reaches the text.
 """
@@ -16,10 +19,18 @@ def _value(feature: FeatureValue) -> str:
     return f"{feature.text} {feature.unit}" if feature.unit else feature.text
 
 
+def _lower_first(display: str) -> str:
+    """``display`` with its first word lowercased when that word is plainly capitalised."""
+    word = display.split(" ", 1)[0]
+    if word[:1].isupper() and word[1:] == word[1:].lower() and not any(c.isdigit() for c in word):
+        return display[:1].lower() + display[1:]
+    return display
+
+
 def _line(feature: FeatureValue, task: TaskSpec) -> str:
     if task.style is SerializationStyle.SENTENCES:
         value = task.missing_text if feature.missing else _value(feature)
-        return f"{feature.display} is {value}."
+        return f"The {_lower_first(feature.display)} is {value}."
     return f"{feature.display}: {task.missing_text if feature.missing else _value(feature)}"
 
 

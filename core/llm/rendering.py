@@ -12,11 +12,17 @@ from clinpred.core.values import Prompt, RenderedChat
 
 
 def messages(prompt: Prompt, *, fold_system: bool = False) -> list[dict[str, str]]:
-    """Chat messages for ``prompt``; with ``fold_system`` the system text leads the user turn."""
+    """Chat messages for ``prompt``: the system text, each few-shot example as a user turn and
+    an assistant turn, then the user text. With ``fold_system`` the system text leads the first
+    user turn instead of being a turn of its own."""
+    turns: list[dict[str, str]] = []
+    for shot in prompt.shots:
+        turns += [{"role": "user", "content": shot.user}, {"role": "assistant", "content": shot.answer}]
+    turns.append({"role": "user", "content": prompt.user})
     if prompt.system and fold_system:
-        return [{"role": "user", "content": f"{prompt.system}\n\n{prompt.user}"}]
-    out = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    return out + [{"role": "user", "content": prompt.user}]
+        turns[0] = {"role": "user", "content": f"{prompt.system}\n\n{turns[0]['content']}"}
+        return turns
+    return ([{"role": "system", "content": prompt.system}] if prompt.system else []) + turns
 
 
 def render_with_template(

@@ -44,7 +44,7 @@ def test_list_style() -> None:
 def test_sentences_style_and_omitted_missing_values() -> None:
     task = attrs.evolve(TASK, style="sentences", missing="omit", positive="Ja", negative="Nein")
     user = serialize(RECORD, task).user
-    assert user.startswith("Patient record:\nCountry is UK. Age is 31 years. Treatment is oxytocin.\n\n")
+    assert user.startswith("Patient record:\nThe country is UK. The age is 31 years. The treatment is oxytocin.\n\n")
     assert "Hemoglobin" not in user
     assert user.endswith("Answer with Ja or Nein only.")
 
@@ -66,7 +66,8 @@ def test_all_features_missing_and_omitted_still_asks_the_question() -> None:
 def test_synthetic_records_keep_schema_order_and_never_show_target_or_id(style: str) -> None:
     dataset = load_from_schema(default_schema(), seed=1, n=120)
     task = attrs.evolve(dataset.schema.task, style=style)
-    displays = [f.display for f in dataset.schema.features]
+    displays = [f.display if style == "list" else f"The {f.display[0].lower()}{f.display[1:]} is "
+                for f in dataset.schema.features]
     for record, label in zip(dataset.records(), dataset.labels):
         user = serialize(record, task).user
         assert record.id not in user
@@ -98,3 +99,19 @@ def test_serialize_never_crashes(values: list[FeatureValue], style: str, missing
     for value in values:
         if not value.missing:
             assert value.text in shown
+
+
+def test_sentences_are_tabllms_and_keep_acronyms() -> None:
+    task = attrs.evolve(TASK, style="sentences")
+    record = Record("x", (FeatureValue("bmi", "BMI", 31.2, "31.2", unit="kg/m2"),
+                          FeatureValue("a1c", "HbA1c", 6.1, "6.1", unit="%"),
+                          FeatureValue("t", "Time since delivery of the baby", 48, "48", unit="minutes"),
+                          FeatureValue("h", "Hemoglobin", None, None)))
+    assert record_text(record, task) == ("The BMI is 31.2 kg/m2. The HbA1c is 6.1 %. The time since delivery of "
+                                         "the baby is 48 minutes. The hemoglobin is not recorded.")
+
+
+def test_record_text_is_public_for_plugins() -> None:
+    import clinpred.api as api
+
+    assert api.record_text is record_text and api.Shot is not None
