@@ -75,3 +75,19 @@ def test_second_pull_is_cached(pulled: Path) -> None:
     before = (pulled / "model.safetensors").stat().st_mtime_ns
     assert pull_catalog_entry(SPEC.catalog[0]) == pulled
     assert (pulled / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_a_fine_tuned_default_model_ends_its_answers(pulled: Path, tmp_path: Path) -> None:
+    """The end of turn is trained: after a short fine-tune every generated test answer is the
+    answer word alone, and `clinpred diagnose` finds no answer that runs on."""
+    from clirun import clinpred
+
+    out = tmp_path / "run"
+    result = clinpred("-q", "run", "--model", NAME, "--iters", "40", "--no-baselines", "--out", str(out))
+    assert result.code == 0, result.err
+    report = json.loads(clinpred("diagnose", str(out), "--json").out)
+    parse = report["models"][NAME]["parse"]
+    assert parse["ok_rate"] == 1.0, parse
+    assert parse["run_on"]["count"] == 0, parse["run_on"]
+    rows = [json.loads(line) for line in (out / "predictions" / f"{NAME}.jsonl").read_text().splitlines()]
+    assert {r["raw_output"] for r in rows} <= {"Yes", "No"}

@@ -12,6 +12,7 @@ Parsing is the family's: the caller passes ``parse(family, text, task)`` (the pl
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Callable
 
@@ -85,6 +86,24 @@ def label_metrics(labels: list[int | None], predicted: list[int | None]) -> dict
             **confusion_metrics(tp, fp, tn, fn)}
 
 
+def run_on(parsed: list[ParsedOutput], raw: list[str | None], task: TaskSpec, per_kind: int = 3) -> dict[str, Any]:
+    """Answers that parse but go on past the answer word ("Yes. Yes, yes."): the sign of an end
+    of turn that was never trained. Count, rate among the parsed answers, and examples."""
+    word = re.compile(rf"\b({re.escape(task.positive)}|{re.escape(task.negative)})\b", re.IGNORECASE)
+
+    def goes_on(text: str) -> bool:  # a letter or digit after the first answer word
+        found = word.search(text)
+        return found is not None and re.search(r"[^\W_]", text[found.end():]) is not None
+
+    ok = [(p, text) for p, text in zip(parsed, raw) if p.status is ParseStatus.OK]
+    long = [text or "" for p, text in ok if goes_on(p.answer_text or "")]
+    examples: list[str] = []
+    for text in long:
+        if len(examples) < per_kind and shorten(text) not in examples:
+            examples.append(shorten(text))
+    return {"count": len(long), "rate": _rate(len(long), len(ok)), "examples": examples}
+
+
 def _parse_all(model: ModelOutputs, family: str | None, parse: Parser | None, task: TaskSpec) -> list[ParsedOutput] | None:
     if model.raw is None or family is None or parse is None:
         return None
@@ -156,6 +175,8 @@ def diagnose_model(model: ModelOutputs, *, parse: Parser | None, task: TaskSpec,
     labelled = [y for y in model.labels if y is not None]
     prevalence = sum(labelled) / len(labelled) if labelled else None
     parse_block, statuses, parsed = _parse_block(model, current, reparse, per_kind)
+    if parse_block is not None:
+        parse_block["run_on"] = run_on(current, list(model.raw or []), task, per_kind) if current is not None else None
     prob_labels = list(model.predicted)
     out: dict[str, Any] = {
         "kind": model.kind or ("llm" if model.raw is not None else None),
@@ -195,6 +216,9 @@ def flags(d: dict[str, Any]) -> list[str]:
     parse = d.get("parse")
     if parse and parse["n"] and parse["failures"]:
         out.append(f"parse failures: {parse['failures']}/{parse['n']} ({parse['failures'] / parse['n']:.0%})")
+    if parse and parse.get("run_on") and parse["run_on"]["count"]:
+        out.append(f"{parse['run_on']['count']} answer(s) run on past the answer word (e.g. "
+                   f"{parse['run_on']['examples'][0]!r}): the end of turn was not learned")
     if parse and parse.get("think_tags") and parse["think_tags"]["count"]:
         out.append(f"think tags in {parse['think_tags']['count']} output(s)")
     if parse and parse.get("changed_by_current_parser"):

@@ -45,6 +45,7 @@ def test_external_jsonl_each_output_classified(outputs_jsonl: Path) -> None:
     assert parse["source"] == "parsed"
     assert parse["counts"]["ok"] == 3 and parse["failures"] == 6
     assert parse["think_tags"]["count"] == 3
+    assert parse["run_on"] == {"count": 0, "rate": 0.0, "examples": []}
     assert parse["examples"]["ambiguous"] == ["Yes or No? It depends."]
     assert parse["examples"]["empty"] == [""]
     text = model["metrics"]["text"]
@@ -139,3 +140,16 @@ def test_predictions_file_inside_a_run_knows_its_family(llm_run: Path) -> None:
     report = _json(clinpred("diagnose", str(llm_run / "predictions" / f"{LLM}.jsonl"), "--reparse", "--json"))
     assert report["kind"] == "predictions"
     assert report["models"][LLM]["family"] == "qwen"
+
+
+def test_answers_that_run_on_past_the_answer_word_are_counted(tmp_path: Path) -> None:
+    rows = [("Yes", 1), ("No.", 0), ("Yes. Yes, yes. Yes.", 1), ("No, because the blood loss is high", 0),
+            ("**Answer:** Yes!", 1), ("NoYesYesYes", 0)]
+    path = tmp_path / "outputs.jsonl"
+    path.write_text("".join(json.dumps({"output": t, "label": y}) + "\n" for t, y in rows))
+    model = _json(clinpred("diagnose", str(path), "--family", "smollm", "--json"))["models"]["outputs"]
+    run_on = model["parse"]["run_on"]
+    assert run_on["count"] == 2 and run_on["rate"] == pytest.approx(2 / 5)
+    assert run_on["examples"] == ["Yes. Yes, yes. Yes.", "No, because the blood loss is high"]
+    assert any("2 answer(s) run on past the answer word" in f for f in model["flags"])
+    assert model["parse"]["counts"]["ok"] == 5  # "NoYesYesYes" does not parse at all
