@@ -197,26 +197,114 @@ class Bench:
                 "p_fresh": list(map(float, unit["test"]["p"])), "seconds": {"total": round(unit["seconds"], 1)}}
 
     def features(self, style: str | None = None) -> dict[str, Any]:
-        """Last-token states and zero-shot P(yes) of every patient (cached per style)."""
+        """Last-token states and zero-shot P(yes) of every patient (cached per style).
+
+        The engine's ``last_token_features`` computes them. For the default style, the validation
+        and fresh patients go through one pass that also keeps the frozen model's states entering
+        the first block that LoRA (on the plugin's top ``lora_layers`` blocks) changes, so every
+        such LoRA arm is scored by running its top blocks only (:meth:`top_blocks_p_yes`); that
+        pass is checked against ``last_token_features`` and ``score_p_yes`` on a few patients.
+        """
         from clinpred.core.llm.features import last_token_features
 
         key = f"features-{style or 'list'}"
         if key not in self.__dict__:
             loaded = self.load()
-            book = self.book(loaded.tokenizer, style)
-            everyone = np.concatenate([self.pool, self.fresh])
-            prompts = [book.scoring_prompt(int(i)) for i in everyone]
+            model, tok = loaded.model, loaded.tokenizer
+            book = self.book(tok, style)
             task = book.task
             tic = time.perf_counter()
-            out = last_token_features(loaded.model, loaded.tokenizer, prompts, positive=task.positive,
+            states = np.zeros((len(self.labels), model.args.hidden_size), np.float32)
+            p_yes = np.zeros(len(self.labels))
+            first = self.split.train if style is None else np.concatenate([self.pool, self.fresh])
+            out = last_token_features(model, tok, [book.scoring_prompt(int(i)) for i in first], positive=task.positive,
                                       negative=task.negative, batch_size=8, on_progress=_progress("features"))
-            states = np.empty((len(self.labels), out.states.shape[1]), np.float32)
-            states[everyone] = out.states
-            p_yes = np.empty(len(self.labels))
-            p_yes[everyone] = out.p_yes
-            self.__dict__[key] = {"states": states, "p_yes": p_yes, "seconds": time.perf_counter() - tic,
-                                  "per_patient": (time.perf_counter() - tic) / len(prompts)}
+            states[first], p_yes[first] = out.states, out.p_yes
+            if style is None:
+                start = len(model.layers) - int(self.family.hyperparameters.get("lora_layers", 8))
+                self.trunk = self.entering_states(model, tok, book, start, states, p_yes)
+            seconds = time.perf_counter() - tic
+            self.__dict__[key] = {"states": states, "p_yes": p_yes, "seconds": seconds,
+                                  "per_patient": seconds / (len(self.pool) + len(self.fresh))}
         return self.__dict__[key]
+
+    def entering_states(self, model: Any, tok: Any, book: Any, start: int, states: np.ndarray,
+                        p_yes: np.ndarray) -> dict[str, Any]:
+        """For the validation and fresh patients: token ids and the frozen model's states entering
+        block ``start`` (kept, float16), and (written into ``states`` / ``p_yes``) the last-token
+        final-norm state and the zero-shot P(yes), from the blocks above ``start``."""
+        import mlx.core as mx
+
+        from clinpred.core.llm.features import last_token_features
+        from clinpred.core.llm.scoring import label_id_sets, p_yes_from_logprobs, right_pad
+        from clinpred.core.llm.tokens import encode
+        from clinpred.core.weights import mlx_compat
+
+        task = book.task
+        idx = np.concatenate([self.split.val, self.fresh])
+        prompts = {int(i): book.scoring_prompt(int(i)) for i in idx}
+        ids = {i: encode(tok, p) for i, p in prompts.items()}
+        tail = next(iter(prompts.values()))[-256:]
+        pos, neg = label_id_sets(tok, tail, task.positive, task.negative)
+        order = sorted(ids, key=lambda i: len(ids[i]))
+        kept: dict[int, np.ndarray] = {}
+        bar = _progress(f"features + states entering block {start}")
+        model.eval()
+        for k in range(0, len(order), 8):
+            batch = order[k:k + 8]
+            rows = [ids[i] for i in batch]
+            tokens = mx.array(right_pad(rows))
+            hidden = mlx_compat.hidden_entering(model, tokens, start)
+            with mlx_compat.blocks_fed(model, start, hidden):
+                final = model.model(tokens)
+            last = final[mx.arange(len(batch)), mx.array([len(r) - 1 for r in rows])]
+            logits = mlx_compat.head_logits(model, last).astype(mx.float32)
+            logprobs = np.array(logits - mx.logsumexp(logits, axis=-1, keepdims=True), dtype=np.float64)
+            block, low = np.array(last.astype(mx.float32)), np.array(hidden.astype(mx.float16))
+            for r, i in enumerate(batch):
+                kept[i] = low[r, : len(rows[r])]
+                states[i] = block[r]
+                p_yes[i] = p_yes_from_logprobs(logprobs[r:r + 1], pos, neg)[0]
+            bar(min(k + 8, len(order)), len(order))
+        sample = [int(i) for i in idx[:8]]
+        ref = last_token_features(model, tok, [prompts[i] for i in sample], positive=task.positive,
+                                  negative=task.negative)
+        diff = max(float(np.max(np.abs(ref.states - states[sample]))), float(np.max(np.abs(ref.p_yes - p_yes[sample]))))
+        if not diff < 1e-3:
+            raise RuntimeError(f"the one-pass features differ from last_token_features by {diff:.2g}")
+        return {"start": start, "ids": ids, "states": kept, "prompt_tail": tail, "check_max_diff": diff}
+
+    def top_blocks_p_yes(self, model: Any, tok: Any, idx: np.ndarray, lora_layers: int) -> np.ndarray | None:
+        """P(yes) of patients ``idx`` from the stored states entering the first LoRA block (None
+        when the arm's LoRA starts elsewhere): exactly ``score_p_yes`` for a model whose lower
+        blocks are the frozen ones."""
+        import mlx.core as mx
+
+        from clinpred.core.llm.scoring import label_id_sets, p_yes_from_logprobs, right_pad
+        from clinpred.core.weights import mlx_compat
+
+        trunk = getattr(self, "trunk", None)
+        if trunk is None or trunk["start"] != len(model.layers) - lora_layers:
+            return None
+        task = self.dataset.schema.task
+        pos, neg = label_id_sets(tok, trunk["prompt_tail"], task.positive, task.negative)
+        order = sorted((int(i) for i in idx), key=lambda i: len(trunk["ids"][i]))
+        out: dict[int, float] = {}
+        model.eval()
+        for k in range(0, len(order), 8):
+            batch = order[k:k + 8]
+            rows = [trunk["ids"][i] for i in batch]
+            width = max(len(r) for r in rows)
+            hidden = np.zeros((len(batch), width, trunk["states"][batch[0]].shape[1]), np.float32)
+            for r, i in enumerate(batch):
+                hidden[r, : len(rows[r])] = trunk["states"][i]
+            flat = mx.array([r * width + len(row) - 1 for r, row in enumerate(rows)], dtype=mx.int32)
+            logits = mlx_compat.logits_at(model, mx.array(right_pad(rows)), flat, hidden=mx.array(hidden),
+                                          start=trunk["start"]).astype(mx.float32)
+            logprobs = np.array(logits - mx.logsumexp(logits, axis=-1, keepdims=True), dtype=np.float64)
+            for r, i in enumerate(batch):
+                out[i] = float(p_yes_from_logprobs(logprobs[r:r + 1], pos, neg)[0])
+        return np.array([out[int(i)] for i in idx])
 
     def probe(self, split: Any, style: str | None = None) -> dict[str, Any]:
         from clinpred.core.llm.probe import fit_probe
@@ -262,12 +350,9 @@ class Bench:
                 "seconds": {"total": round(score_s, 1)}}
 
     def lora(self, split: Any, overrides: dict[str, Any], work: Path) -> dict[str, Any]:
-        import mlx.core as mx
-
         from clinpred.core.llm.llm_unit import fit_layers, train_config_from
         from clinpred.core.llm.scoring import score_p_yes
         from clinpred.core.llm.training import TrainItem, train_lora
-        from clinpred.core.weights import mlx_compat
 
         loaded = self.load()
         model, tok = loaded.model, loaded.tokenizer
@@ -286,20 +371,26 @@ class Bench:
                              for i in idx]
         train_items, val_items = items(split.train), items(split.val)
         monitor_idx = split.test[: self.s["monitor"]]
-        monitor_prompts = [book.scoring_prompt(int(i)) for i in monitor_idx]
         monitor: list[dict[str, Any]] = []
-        snapshots: dict[int, dict[str, Any]] = {}
         clock = {"monitor": 0.0}
         bar = _progress("train")
+        self.features()  # the frozen model's states for the top-blocks scoring path
+        layers = int(hyper.get("lora_layers", 8))
+
+        def p_yes_of(idx: np.ndarray) -> np.ndarray:
+            fast = self.top_blocks_p_yes(model, tok, idx, layers) if split is self.split else None
+            if fast is not None:
+                return fast
+            prompts = [book.scoring_prompt(int(i)) for i in idx]
+            return score_p_yes(model, tok, prompts, task.positive, task.negative, batch_size=8)
 
         def on_progress(event: Any) -> None:
             bar(event.step, event.total)
             if event.val_loss is None:
                 return
             tic = time.perf_counter()
-            p = score_p_yes(model, tok, monitor_prompts, task.positive, task.negative, batch_size=8)
+            p = p_yes_of(monitor_idx)
             monitor.append({"step": event.step, "expected_auroc": expected_auroc(p, self.truth[monitor_idx])})
-            snapshots[event.step] = {k: mx.array(v) for k, v in mlx_compat.trainable_parameters(model).items()}
             clock["monitor"] += time.perf_counter() - tic
 
         tic = time.perf_counter()
@@ -310,9 +401,11 @@ class Bench:
         tic = time.perf_counter()
         val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
         fresh_prompts = [book.scoring_prompt(int(i)) for i in split.test]
-        p_val = score_p_yes(model, tok, val_prompts, task.positive, task.negative, batch_size=8)
-        p_fresh = score_p_yes(model, tok, fresh_prompts, task.positive, task.negative, batch_size=8,
-                              on_progress=_progress("score"))
+        p_val = score_p_yes(model, tok, val_prompts, task.positive, task.negative, batch_size=8)  # the engine's
+        p_fresh = p_yes_of(split.test)
+        check = float(np.max(np.abs(p_yes_of(split.val) - p_val)))
+        if check > 1e-3:
+            raise RuntimeError(f"the top-blocks scoring differs from score_p_yes by {check:.2g}")
         score_s = time.perf_counter() - tic
         stop = tuple(book.rendered(int(split.test[0]), True).stop)
         gen = self.generate(model, tok, fresh_prompts[: self.s["generate"]], stop)
@@ -320,7 +413,7 @@ class Bench:
                 "training": {"hyperparameters": hyper, "steps": result.steps_done, "best_step": result.best_step,
                              "select_metric": result.select_metric, "evaluations": list(result.evaluations),
                              "train_losses": list(result.train_losses), "monitor": monitor, "selection": rules,
-                             "notes": list(result.notes)},
+                             "notes": list(result.notes), "scoring_check_max_diff": check},
                 "seconds": {"train": round(train_s, 1), "monitor": round(clock["monitor"], 1),
                             "score": round(score_s, 1), "total": round(train_s + score_s, 1)}}
 
