@@ -512,6 +512,45 @@ HEADER = (f"{'arm':<26} {'AUROC [95% CI]':<21} {'gap to ceiling [CI]':<23} {'E-A
           f"{'P(yes) 5-95%':<12} {'parse':>5}  {'seconds':>7}")
 
 
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Per design: each arm's AUROC with its CI against the Bayes ceiling, and the learning curves."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    designs = list(report["designs"].items())
+    fig = Figure(figsize=(11, 3.8 * len(designs)), dpi=100)
+    FigureCanvasAgg(fig)
+    for row, (design, d) in enumerate(designs):
+        ax = fig.add_subplot(len(designs), 2, 2 * row + 1)
+        names = list(d["arms"])
+        values = [d["arms"][n]["auroc"] for n in names]
+        err = [[v - d["arms"][n]["auroc_ci"][0] for n, v in zip(names, values)],
+               [d["arms"][n]["auroc_ci"][1] - v for n, v in zip(names, values)]]
+        ax.errorbar(values, range(len(names)), xerr=err, fmt="o", color="C0")
+        ax.axvline(d["ceiling"], color="black", linestyle="--", label="Bayes ceiling")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("AUROC on the fresh sample")
+        ax.set_title(f"design {design}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax = fig.add_subplot(len(designs), 2, 2 * row + 2)
+        for k, (name, points) in enumerate(d["learning_curve"].items()):
+            sizes = sorted(int(x) for x in points)
+            ax.plot(sizes, [points[str(x)]["auroc"] for x in sizes], marker="o", color=f"C{k}", label=name)
+            ax.fill_between(sizes, [points[str(x)]["auroc_ci"][0] for x in sizes],
+                            [points[str(x)]["auroc_ci"][1] for x in sizes], color=f"C{k}", alpha=0.15)
+        ax.axhline(d["ceiling"], color="black", linestyle="--")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training patients (90% training, 10% validation)")
+        ax.set_ylabel("AUROC on the fresh sample")
+        ax.grid(alpha=0.3)
+        if d["learning_curve"]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run: 200 fresh patients, 16 LoRA steps")
@@ -580,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = args.out / f"arms-{stamp}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(report, indent=1, default=float))
-    print(f"wrote {path}")
+    plot(report, path.with_suffix(".png"))
+    print(f"wrote {path} and .png")
     return 0
 
 
