@@ -476,7 +476,11 @@ def curve_point(bench: Bench, name: str, size: int) -> dict[str, Any]:
         return bench.baseline(name, split)
     if kind == "probe":
         return bench.probe(split, extra.get("style"))
-    raise SystemExit(f"the learning curve runs baselines and probe arms only (got {name})")
+    if kind == "zero-shot":  # no training: the same scores at every size
+        f = bench.features()
+        return {"p_val": f["p_yes"][split.val].tolist(), "p_fresh": f["p_yes"][split.test].tolist(),
+                "seconds": {"total": 0.0}}
+    raise SystemExit(f"the learning curve runs baselines, probe and zero-shot arms only (got {name})")
 
 
 def fingerprint(design: str, s: dict[str, Any], name: str) -> str:
@@ -556,8 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small run: 200 fresh patients, 16 LoRA steps")
     parser.add_argument("--design", default="both", choices=("release", "numeric", "both"))
     parser.add_argument("--arms", help="comma-separated arms (default: the standard set; --list shows all)")
-    parser.add_argument("--curve", default="lasso,gradient_boosting,probe",
-                        help="arms of the learning curve (baselines and probes; '' for none)")
+    parser.add_argument("--curve", default="lasso,gradient_boosting,probe,zero-shot",
+                        help="arms of the learning curve (baselines, probes, zero-shot; '' for none)")
     parser.add_argument("--n-fresh", type=int, help="fresh patients (default 2000, --quick 200)")
     parser.add_argument("--n-train", type=int, help="training cohort (default 577; smaller only to check the script)")
     parser.add_argument("--work", type=Path, default=HERE / "results" / "arms-work")
@@ -612,6 +616,11 @@ def main(argv: list[str] | None = None) -> int:
             print(_row(name, r))
         for name, points in curve.items():
             print(f"  curve {name:<20} " + "  ".join(f"n={k}: {v['auroc']:.3f}" for k, v in points.items()))
+        for name, r in rows.items():
+            rules = r.get("training", {}).get("selection")
+            if rules:
+                print(f"  selection {name:<24} " + "  ".join(
+                    f"{rule}: step {v['step']} E-AUROC {v['expected_auroc']:.3f}" for rule, v in rules.items()))
         report["designs"][design] = {"ceiling": ceiling["ceiling"], "expected_ceiling": ceiling["expected_ceiling"],
                                      "arms": rows, "learning_curve": curve}
     report["seconds"] = round(time.perf_counter() - wall, 1)

@@ -118,14 +118,22 @@ def _show(view: dict[str, Any]) -> None:
     console.rule(f"[bold]{view['model']}[/] (family {view['family']}), row {view['row']}")
     console.print("[bold]Scoring prompt[/] (P(answer) is read right after its last token):")
     console.print(Text(view["scoring_prompt"]), style="cyan")
-    console.print(f"[bold]Training text[/] ({view['n_training_tokens']} tokens; the trained span is "
-                  "[reverse]highlighted[/]):")
+    console.print(f"[bold]Training text[/] ({view['n_training_tokens']} tokens; the trained spans, the answer and "
+                  "the end of turn, are [reverse]highlighted[/]):")
     text = Text(view["scoring_prompt"], style="cyan")
     text.append(view["answer"], style="reverse bold")
-    text.append(view["completion"][len(view["answer"]):], style="dim")
+    rest = view["completion"][len(view["answer"]):]
+    turn = view["end_of_turn_span"]["text"]
+    trained = turn if rest.startswith(turn) else ""
+    text.append(trained, style="reverse")
+    text.append(rest[len(trained):], style="dim")
     console.print(text)
     span = view["trained_span"]
     console.print(f"trained tokens {span['start']}..{span['end']}: ids {span['ids']} = {span['text']!r}")
+    turn_span = view["end_of_turn_span"]
+    if turn_span["ids"]:
+        console.print(f"end-of-turn tokens {turn_span['start']}..{turn_span['end']}: ids {turn_span['ids']} = "
+                      f"{turn_span['text']!r} (trained at end_of_turn_weight)")
     for word, ids in view["label_token_ids"].items():
         console.print(f"label token ids for {word!r}: " + ", ".join(f"{t['id']} ({t['text']!r})" for t in ids))
     if view["stop"]:

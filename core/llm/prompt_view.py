@@ -1,5 +1,6 @@
 """What ``clinpred prompt`` shows: the exact scoring prompt, the training text with the trained
-span, and the label token ids — how a plugin author checks a family end to end."""
+spans (the answer and the end of turn after it), and the label token ids — how a plugin author
+checks a family end to end."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def prompt_view(hooks: FamilyHooks, family: FamilySpec, tokenizer: Any, task: Ta
             "end": example.answer_end,
             "ids": ids[example.answer_start:example.answer_end],
             "text": decode(tokenizer, ids[example.answer_start:example.answer_end]),
+        },
+        "end_of_turn_span": {
+            "start": example.answer_end,
+            "end": example.trained_end,
+            "ids": ids[example.answer_end:example.trained_end],
+            "text": decode(tokenizer, ids[example.answer_end:example.trained_end]),
         },
         "n_prompt_tokens": example.prompt_len,
         "n_training_tokens": len(ids),

@@ -143,6 +143,11 @@ def test_prompt_shows_the_trained_span_and_label_ids(arch: str, family: str) -> 
     assert view["family"] == family
     assert view["training_text"].startswith(view["scoring_prompt"])
     assert view["trained_span"]["text"].strip() == "Yes"
+    stop = {"qwen3": "<|im_end|>", "mistral": "</s>"}[arch]
+    assert view["end_of_turn_span"]["text"] == stop  # the end of turn is trained too
+    assert view["end_of_turn_span"]["start"] == view["trained_span"]["end"]
+    shown = clinpred("prompt", "--family", family, "--model", str(tiny_model_dir(arch)))
+    assert shown.code == 0 and "end-of-turn tokens" in shown.out
     assert view["label_token_ids"]["Yes"] and view["label_token_ids"]["No"]
     if arch == "qwen3":
         assert view["scoring_prompt"].endswith("<think>\n\n</think>\n\n")
