@@ -61,6 +61,8 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "lora-label-5ep-lr3e-4": ("lora", {"objective": "label", "epochs": 5, "learning_rate": 3e-4}),
     "lora-label-5ep-all-layers": ("lora", {"objective": "label", "epochs": 5, "lora_layers": 30}),
     "probe-sentences": ("probe", {"style": "sentences"}),
+    "lora-label-5ep-lpft": ("lora", {"objective": "label", "epochs": 5, "head": "probe"}),
+    "lora-label-lpft": ("lora", {"objective": "label", "head": "probe"}),
 }
 DEFAULT_ARMS = ("lasso", "gradient_boosting", "probe", "zero-shot", "few-shot-8", "few-shot-32",
                 "lora-answer", "lora-label", "lora-answer-5ep", "lora-label-5ep")
@@ -274,10 +276,11 @@ class Bench:
             raise RuntimeError(f"the one-pass features differ from last_token_features by {diff:.2g}")
         return {"start": start, "ids": ids, "states": kept, "prompt_tail": tail, "check_max_diff": diff}
 
-    def top_blocks_p_yes(self, model: Any, tok: Any, idx: np.ndarray, lora_layers: int) -> np.ndarray | None:
+    def top_blocks_p_yes(self, model: Any, tok: Any, idx: np.ndarray, lora_layers: int,
+                         head: Any = None) -> np.ndarray | None:
         """P(yes) of patients ``idx`` from the stored states entering the first LoRA block (None
-        when the arm's LoRA starts elsewhere): exactly ``score_p_yes`` for a model whose lower
-        blocks are the frozen ones."""
+        when the arm's LoRA starts elsewhere): exactly ``score_p_yes`` (with ``head``:
+        ``head_p_yes``) for a model whose lower blocks are the frozen ones."""
         import mlx.core as mx
 
         from clinpred.core.llm.scoring import label_id_sets, p_yes_from_logprobs, right_pad
@@ -299,6 +302,13 @@ class Bench:
             for r, i in enumerate(batch):
                 hidden[r, : len(rows[r])] = trunk["states"][i]
             flat = mx.array([r * width + len(row) - 1 for r, row in enumerate(rows)], dtype=mx.int32)
+            if head is not None:
+                _, picked = mlx_compat.logits_and_states_at(model, mx.array(right_pad(rows)), flat,
+                                                            hidden=mx.array(hidden), start=trunk["start"])
+                z = np.array(head(picked), dtype=np.float64)
+                for r, i in enumerate(batch):
+                    out[i] = float(1.0 / (1.0 + np.exp(-z[r])))
+                continue
             logits = mlx_compat.logits_at(model, mx.array(right_pad(rows)), flat, hidden=mx.array(hidden),
                                           start=trunk["start"]).astype(mx.float32)
             logprobs = np.array(logits - mx.logsumexp(logits, axis=-1, keepdims=True), dtype=np.float64)
@@ -358,6 +368,14 @@ class Bench:
         model, tok = loaded.model, loaded.tokenizer
         book = self.book(tok)
         task = book.task
+        overrides = dict(overrides)
+        head = None
+        if overrides.pop("head", None) == "probe":  # LP-FT: the probe of the frozen features is the start
+            from clinpred.core.llm.label_head import head_from_probe
+            from clinpred.core.llm.probe import fit_probe
+
+            f = self.features()
+            head = head_from_probe(fit_probe(f["states"][split.train], self.labels[split.train], seed=0))
         hyper = {**self.family.hyperparameters, **overrides}
         if "epochs" in overrides:
             hyper.pop("num_iters", None)
@@ -378,10 +396,16 @@ class Bench:
         layers = int(hyper.get("lora_layers", 8))
 
         def p_yes_of(idx: np.ndarray) -> np.ndarray:
-            fast = self.top_blocks_p_yes(model, tok, idx, layers) if split is self.split else None
+            fast = self.top_blocks_p_yes(model, tok, idx, layers, head) if split is self.split else None
             if fast is not None:
                 return fast
-            prompts = [book.scoring_prompt(int(i)) for i in idx]
+            return engine_p_yes([book.scoring_prompt(int(i)) for i in idx])
+
+        def engine_p_yes(prompts: list[str]) -> np.ndarray:
+            if head is not None:
+                from clinpred.core.llm.label_head import head_p_yes
+
+                return head_p_yes(model, tok, prompts, head)
             return score_p_yes(model, tok, prompts, task.positive, task.negative, batch_size=8)
 
         def on_progress(event: Any) -> None:
@@ -395,13 +419,13 @@ class Bench:
 
         tic = time.perf_counter()
         result = train_lora(model, tok, train_items, val_items, cfg, work / "adapter", on_progress=on_progress,
-                            positive=task.positive, negative=task.negative)
+                            positive=task.positive, negative=task.negative, head=head)
         train_s = time.perf_counter() - tic - clock["monitor"]
         rules = _selection(result.evaluations, monitor)
         tic = time.perf_counter()
         val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
         fresh_prompts = [book.scoring_prompt(int(i)) for i in split.test]
-        p_val = score_p_yes(model, tok, val_prompts, task.positive, task.negative, batch_size=8)  # the engine's
+        p_val = engine_p_yes(val_prompts)
         p_fresh = p_yes_of(split.test)
         check = float(np.max(np.abs(p_yes_of(split.val) - p_val)))
         if check > 1e-3:

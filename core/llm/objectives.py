@@ -37,10 +37,11 @@ def label_margin(logits: Any, pos_ids: Any, neg_ids: Any) -> tuple[Any, Any, Any
 def batch_loss(logits: Any, batch: dict[str, Any], *, objective: str,
                label_ids: tuple[Sequence[int], Sequence[int]] | None = None,
                mass: float = 0.5, unlikelihood: float = 0.0,
-               answer_ids: Sequence[int] | None = None) -> Any:
+               answer_ids: Sequence[int] | None = None, margin: Any = None) -> Any:
     """The weighted loss summed over the targets of ``batch`` (mlx arrays ``targets``,
     ``weights``, ``first``, ``label`` of :func:`~clinpred.core.llm.batches.make_batch`);
-    ``logits`` ``(T, V)`` at the target positions."""
+    ``logits`` ``(T, V)`` at the target positions; ``margin`` ``(T,)``, when given, replaces the
+    label tokens' margin (a label head's logit, :mod:`clinpred.core.llm.label_head`)."""
     import mlx.core as mx
     import mlx.nn as nn
 
@@ -51,6 +52,8 @@ def batch_loss(logits: Any, batch: dict[str, Any], *, objective: str,
             raise ValueError("the label objective needs the label token ids")
         pos, neg = (mx.array(list(ids), dtype=mx.int32) for ids in label_ids)
         z, lp, ln = label_margin(logits, pos, neg)
+        if margin is not None:  # a separate label head (LP-FT) gives the margin
+            z = margin
         sign = 2.0 * batch["label"] - 1.0
         choice = mx.logaddexp(mx.zeros_like(z), -sign * z)  # -log sigmoid(sign * z)
         total = mx.logsumexp(logits, axis=-1)

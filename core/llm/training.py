@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from clinpred.core.errors import TrainingError
-from clinpred.core.llm import trunk_cache
+from clinpred.core.llm import label_head, trunk_cache
 from clinpred.core.llm.batches import answer_targets, make_batch, micro_batch_indices
 from clinpred.core.llm.objectives import batch_loss
 from clinpred.core.llm.training_config import SPEED_ONLY, ProgressEvent, TrainConfig, TrainItem, TrainResult
@@ -57,9 +57,12 @@ def _item_weights(cfg: TrainConfig, train: Sequence[TrainItem]) -> list[float]:
     return [float(it.weight) * len(labels) / (len(counts) * counts[int(it.label)]) for it in train]
 
 
-def _fingerprint(cfg: TrainConfig, train: Sequence[TrainItem]) -> str:
+def _fingerprint(cfg: TrainConfig, train: Sequence[TrainItem], head: Any = None) -> str:
     settings = {k: v for k, v in cfg.to_dict().items() if k not in SPEED_ONLY}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    if head is not None:
+        weight, bias = label_head.head_arrays(head)
+        h.update(weight.tobytes() + repr(bias).encode())
     for it in train:
         h.update(repr((it.example.ids, it.example.answer_start, it.example.answer_end, it.example.turn_end,
                        int(it.label), float(it.weight))).encode())
@@ -106,6 +109,7 @@ def train_lora(
     resume: bool = False,
     positive: str | None = None,
     negative: str | None = None,
+    head: Any = None,
 ) -> TrainResult:
     """Add LoRA adapters to ``model`` (in place) and train them on ``train``'s answer spans.
 
@@ -114,6 +118,8 @@ def train_lora(
     ``positive`` and ``negative`` answer words, their case/space variants (as in scoring). On return
     the model holds the kept (best) adapter weights. With ``resume`` a matching checkpoint in
     ``out_dir`` is continued (the same seed gives the same curve as an uninterrupted run).
+    ``head`` (label objective only, :mod:`clinpred.core.llm.label_head`) is trained with the adapter
+    and gives the label margin; on return it holds the kept weights, also saved in ``out_dir``.
     """
     import mlx.core as mx
     import mlx.nn as nn
@@ -148,8 +154,13 @@ def train_lora(
     config = mlx_compat.adapter_config(num_layers=cfg.lora_layers, rank=cfg.rank, scale=cfg.scale,
                                        dropout=cfg.dropout, dora=cfg.dora, keys=cfg.keys)
     mlx_compat.apply_lora(model, config)
+    if head is not None:
+        if cfg.objective != "label":
+            raise TrainingError("a label head needs objective = \"label\"")
+        setattr(model, label_head.ATTRIBUTE, head)
+        head.unfreeze()
     optimizer = optim.AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    fingerprint = _fingerprint(cfg, train)
+    fingerprint = _fingerprint(cfg, train, head)
     state: dict[str, Any] = {"step": 0, "best": None, "bad_evals": 0, "losses": [], "evals": [],
                              "stopped_early": False, "trained_tokens": 0, "fingerprint": fingerprint}
     ckpt = out_dir / CHECKPOINT
@@ -164,10 +175,16 @@ def train_lora(
     start = trunk.start if trunk is not None else 0
 
     def loss_fn(model: Any, tokens: Any, flat: Any, batch: dict[str, Any], *hidden: Any) -> Any:
-        logits = mlx_compat.logits_at(model, tokens, flat, hidden=hidden[0] if hidden else None, start=start)
+        states = hidden[0] if hidden else None
+        margin = None
+        if head is None:
+            logits = mlx_compat.logits_at(model, tokens, flat, hidden=states, start=start)
+        else:
+            logits, picked = mlx_compat.logits_and_states_at(model, tokens, flat, hidden=states, start=start)
+            margin = model[label_head.ATTRIBUTE](picked)
         return batch_loss(logits, batch, objective=cfg.objective, label_ids=label_ids,
                           mass=cfg.label_mass_weight, unlikelihood=cfg.unlikelihood_weight,
-                          answer_ids=answer_ids)
+                          answer_ids=answer_ids, margin=margin)
 
     grad_fn = nn.value_and_grad(model, loss_fn)
 
@@ -234,10 +251,15 @@ def train_lora(
 
     best = state["best"]
     if best is None or metric == "last":  # no validation, or a fixed budget: keep the last adapter
-        mlx_compat.save_adapters(model, out_dir, config)
+        _save_kept(model, out_dir, config)
     else:
         weights_best = mx.load(str(out_dir / mlx_compat.ADAPTER_WEIGHTS))
+        if head is not None:
+            weights_best.update({f"{label_head.ATTRIBUTE}.{k}": v
+                                 for k, v in mx.load(str(out_dir / label_head.HEAD_FILE)).items()})
         mlx_compat.set_parameters(model, weights_best)
+    if head is not None:
+        del model[label_head.ATTRIBUTE]
     model.eval()
     return TrainResult(
         adapter_dir=out_dir, steps_done=state["step"], total_steps=total,
@@ -266,12 +288,21 @@ def _validate(model: Any, val: list[TrainItem], label_ids: Any, cfg: TrainConfig
         state["best"] = record
         state["bad_evals"] = 0
         if metric != "last":  # a fixed budget saves the last adapter at the end
-            mlx_compat.save_adapters(model, out_dir, config)
+            _save_kept(model, out_dir, config)
     else:
         state["bad_evals"] += 1
         if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
             state["stopped_early"] = True
     return {"val_loss": record["val_loss"], "val_auroc": record["val_auroc"], "is_best": is_best}
+
+
+def _save_kept(model: Any, out_dir: Path, config: dict[str, Any]) -> None:
+    """The adapter in mlx-lm's layout and, when one is attached, the label head beside it."""
+    prefix = f"{label_head.ATTRIBUTE}."
+    params = mlx_compat.trainable_parameters(model)
+    mlx_compat.save_adapters(model, out_dir, config, weights={k: v for k, v in params.items() if not k.startswith(prefix)})
+    if label_head.ATTRIBUTE in model:
+        label_head.save_head(model[label_head.ATTRIBUTE], out_dir)
 
 
 def _load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: str, tree_unflatten: Any) -> dict[str, Any]:

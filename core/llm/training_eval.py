@@ -48,8 +48,8 @@ def evaluate_all(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[i
                  batch_size: int, *, hidden: tuple[Any, int] | None = None) -> dict[str, float]:
     """``val_loss`` (mean cross-entropy over all answer tokens), ``val_auroc`` (AUROC of P(yes))
     and ``val_log_loss`` (mean log-loss of P(yes), the label probability renormalised over the
-    label tokens as scoring reports it) on ``items`` in eval mode. End-of-turn tokens are not
-    counted.
+    label tokens as scoring reports it, or the attached label head's probability) on ``items`` in
+    eval mode. End-of-turn tokens are not counted.
 
     ``hidden`` = (states ``(N, L_max, D)`` aligned with ``items``, block index): run from the
     cached states entering that block (:mod:`clinpred.core.llm.trunk_cache`). The AUROC is NaN
@@ -59,8 +59,10 @@ def evaluate_all(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[i
     import mlx.core as mx
     import mlx.nn as nn
 
-    from clinpred.core.weights.mlx_compat import logits_at
+    from clinpred.core.llm.label_head import ATTRIBUTE
+    from clinpred.core.weights.mlx_compat import logits_and_states_at, logits_at
 
+    head = model[ATTRIBUTE] if ATTRIBUTE in model else None
     model.eval()
     order = sorted(range(len(items)), key=lambda i: len(items[i].example.ids))
     ce_sum, n_tok = 0.0, 0
@@ -70,13 +72,21 @@ def evaluate_all(model: Any, items: Sequence[TrainItem], label_ids: tuple[list[i
         b = make_batch([items[i] for i in idx], [1.0] * len(idx))
         states, start = (None, 0) if hidden is None else (
             mx.take(hidden[0], mx.array([int(i) for i in idx], dtype=mx.int32), axis=0)[:, : b["tokens"].shape[1]], hidden[1])
-        logits = logits_at(model, mx.array(b["tokens"]), mx.array(b["flat"]),
-                           hidden=states, start=start).astype(mx.float32)
+        if head is None:
+            logits = logits_at(model, mx.array(b["tokens"]), mx.array(b["flat"]),
+                               hidden=states, start=start).astype(mx.float32)
+        else:
+            logits, picked = logits_and_states_at(model, mx.array(b["tokens"]), mx.array(b["flat"]),
+                                                  hidden=states, start=start)
+            logits = logits.astype(mx.float32)
+            first_rows = np.flatnonzero(b["first"] > 0.5)
+            z = np.array(head(picked), dtype=np.float64)[first_rows]
+            p_yes[idx] = 1.0 / (1.0 + np.exp(-z))
         ce = nn.losses.cross_entropy(logits, mx.array(b["targets"]), reduction="sum")
         logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
         ce_sum += ce.item()
         n_tok += len(b["targets"])
-        if label_ids is not None:
+        if label_ids is not None and head is None:
             first = np.flatnonzero(b["first"] > 0.5)
             rows = np.array(logprobs, dtype=np.float64)[first]
             p_yes[idx] = p_yes_from_logprobs(rows, *label_ids)

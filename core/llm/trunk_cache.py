@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from attrs import define
 
 from clinpred.core.errors import TrainingError
+from clinpred.core.llm import label_head
 from clinpred.core.llm.batches import make_batch
 from clinpred.core.llm.training_config import TrainItem
 from clinpred.core.weights import mlx_compat
@@ -51,6 +52,8 @@ def _reason_not_valid(model: Any, start: int) -> str | None:
         return "the architecture keeps its blocks outside model.model.layers"
     top = {f"layers.{i}." for i in range(start, len(model.layers))}
     for name in mlx_compat.trainable_parameters(model):
+        if name.startswith(f"{label_head.ATTRIBUTE}."):
+            continue  # a label head reads the final states: it is above every block
         if not any(f".{t}" in f".{name}" for t in top):
             return f"a parameter below the trained blocks is trained ({name})"
     lower = [model.layers[i] for i in range(start)]

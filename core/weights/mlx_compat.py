@@ -255,6 +255,22 @@ def logits_at(model: Any, tokens: Any, flat_positions: Any, *, hidden: Any = Non
     return mx.take(logits.reshape(batch * length, -1), flat_positions, axis=0)
 
 
+def logits_and_states_at(model: Any, tokens: Any, flat_positions: Any, *, hidden: Any = None,
+                         start: int = 0) -> tuple[Any, Any]:
+    """(logits ``(T, V)``, final-norm states ``(T, D)``) at the flattened positions, as
+    :func:`logits_at`; only for architectures where :func:`head_split` holds."""
+    import mlx.core as mx
+
+    if not head_split(model):
+        raise TrainingError("this architecture's output head cannot be split from its final states, "
+                            "so a separate label head cannot read them")
+    batch, length = tokens.shape
+    with blocks_fed(model, start, hidden) if hidden is not None else contextlib.nullcontext():
+        states = model.model(tokens)
+    picked = mx.take(states.reshape(batch * length, -1), flat_positions, axis=0)
+    return _head(model)(picked), picked
+
+
 # ---------------------------------------------------------------- frozen trunk (lower blocks)
 #
 # Relied on: the outer model's ``layers`` are the blocks of the list ``model.model["layers"]``

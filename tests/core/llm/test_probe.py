@@ -112,3 +112,65 @@ def test_probe_round_trips_as_plain_data_and_refuses_bad_input():
         fit_probe(x, np.array([0] * 39 + [1]))
     with pytest.raises(TrainingError, match="features"):
         fit.p_yes(x[:, :3])
+
+
+# ---------------------------------------------------------------- LP-FT: LoRA through a head that starts as the probe
+
+
+def _probe_on_tiny(arch="llama"):
+    from tiny_models import separable_items
+
+    model, tok = load_tiny(arch, layers=3)
+    train = separable_items(tok, arch, 12)
+    val = separable_items(tok, arch, 4, start=12)
+    prompts = [_prompt_of(tok, it) for it in train + val]
+    feats = last_token_features(model, tok, prompts).states
+    fit = fit_probe(feats[:12], [it.label for it in train], cs=(0.1, 1.0), folds=3)
+    return model, tok, train, val, prompts, feats, fit
+
+
+def _prompt_of(tok, item):
+    from clinpred.core.llm.tokens import decode
+
+    return decode(tok, list(item.example.ids[: item.example.prompt_len]))
+
+
+def test_a_head_from_the_probe_computes_the_probes_probability():
+    from clinpred.core.llm.label_head import head_from_probe, head_p_yes
+
+    model, tok, _, _, prompts, feats, fit = _probe_on_tiny()
+    head = head_from_probe(fit)
+    np.testing.assert_allclose(head_p_yes(model, tok, prompts, head), fit.p_yes(feats), atol=1e-5)
+
+
+def test_lp_ft_trains_lora_and_the_head_and_keeps_both(tmp_path):
+    import mlx_lm
+
+    from clinpred.core.llm.label_head import HEAD_FILE, head_arrays, head_from_probe, head_p_yes, load_head
+    from clinpred.core.llm.training import TrainConfig, train_lora
+    from clinpred.core.llm.training_eval import evaluate_all, label_ids_for
+    from tiny_models import tiny_model_dir
+
+    model, tok, train, val, prompts, feats, fit = _probe_on_tiny()
+    head = head_from_probe(fit)
+    before = head_arrays(head)[0].copy()
+    cfg = TrainConfig(rank=4, alpha=8, lora_layers=2, learning_rate=3e-3, batch_size=4, epochs=3, eval_every=3,
+                      objective="label", select_metric="log_loss")
+    result = train_lora(model, tok, train, val, cfg, tmp_path, positive="Yes", negative="No", head=head)
+    assert result.notes[0].startswith("frozen-trunk cache: on")  # the head does not block the cache
+    assert not np.allclose(head_arrays(head)[0], before)  # the head was trained
+    assert (tmp_path / HEAD_FILE).is_file()
+    np.testing.assert_allclose(head_arrays(load_head(tmp_path))[0], head_arrays(head)[0])
+    # the adapter alone loads in mlx-lm (no head tensors in it)
+    loaded, _ = mlx_lm.load(str(tiny_model_dir("llama", layers=3)), adapter_path=str(tmp_path))
+    # the kept checkpoint's validation log-loss is the head's probability on the validation part
+    p_val = head_p_yes(model, tok, prompts[12:], head)
+    y = np.array([it.label for it in val])
+    log_loss = -np.mean(y * np.log(p_val) + (1 - y) * np.log(1 - p_val))
+    chosen = next(e for e in result.evaluations if e["step"] == result.best_step)
+    assert chosen["val_log_loss"] == pytest.approx(log_loss, rel=1e-4)
+    assert "clinpred_label_head" not in model  # detached after training
+    with pytest.raises(TrainingError, match="objective"):
+        model2, tok2 = load_tiny("llama", layers=3)
+        train_lora(model2, tok2, train, val, TrainConfig(rank=4, alpha=8, lora_layers=2, iters=1), tmp_path / "x",
+                   head=head_from_probe(fit))
