@@ -132,6 +132,8 @@ def test_prefix_and_label_tokens_on_the_real_tokenizer(family: str, what: str, m
         trained = example.ids[example.answer_start]
         assert trained in (pos if label else neg), (what, word, decode(tok, [trained]), pos, neg)
         assert decode(tok, [trained]).strip() == word  # one whole-word token, not a bare space
+        turn = decode(tok, list(example.ids[example.answer_end:example.trained_end]))
+        assert turn in rendered.stop, (what, turn, rendered.stop)  # the end of turn trained is the stop marker
         labels[word] = (trained, pos if label else neg)
     print(f"\n{family} | {what} | trained Yes={labels['Yes'][0]} No={labels['No'][0]} | "
           f"scored Yes={labels['Yes'][1]} No={labels['No'][1]}")
