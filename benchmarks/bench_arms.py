@@ -64,6 +64,12 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "lora-label-5ep-lpft": ("lora", {"objective": "label", "epochs": 5, "head": "probe"}),
     "lora-label-lpft": ("lora", {"objective": "label", "head": "probe"}),
 }
+#: model_configs.toml keys -> TrainConfig fields (the arms' settings)
+TRAIN_FIELDS = {"lora_rank": "rank", "lora_alpha": "alpha", "lora_layers": "lora_layers", "lora_dropout": "dropout",
+                "learning_rate": "learning_rate", "num_iters": "iters", "epochs": "epochs", "batch_size": "batch_size",
+                "eval_every": "eval_every", "objective": "objective", "end_of_turn_weight": "end_of_turn_weight",
+                "label_mass_weight": "label_mass_weight", "unlikelihood_weight": "unlikelihood_weight",
+                "select_metric": "select_metric", "early_stopping_patience": "early_stopping_patience"}
 DEFAULT_ARMS = ("lasso", "gradient_boosting", "probe", "zero-shot", "few-shot-8", "few-shot-32",
                 "lora-answer", "lora-label", "lora-answer-5ep", "lora-label-5ep")
 QUICK_ARMS = ("lasso", "gradient_boosting", "probe", "zero-shot", "few-shot-8", "lora-answer", "lora-label")
@@ -191,12 +197,25 @@ class Bench:
     # ------------------------------------------------------------ arms
 
     def baseline(self, name: str, split: Any) -> dict[str, Any]:
-        from clinpred.core.evaluation.baseline_unit import run_baseline_unit
+        """The engine's baseline fitted on the training part as it is (no balancing)."""
+        tic = time.perf_counter()
+        try:  # the baselines' unit before the model adapters (issue 21)
+            from clinpred.core.evaluation.baseline_unit import run_baseline_unit
+        except ImportError:  # the model adapter's own fit and predict
+            from clinpred.core.models.tabular import predict_yes
 
-        unit = run_baseline_unit(name, self.dataset, split, np.asarray(split.train), seed=0, threshold_method="youden",
-                                 fixed_threshold=0.5, class_weight=None)
-        return {"p_val": list(map(float, unit["val"]["p"])),
-                "p_fresh": list(map(float, unit["test"]["p"])), "seconds": {"total": round(unit["seconds"], 1)}}
+            adapter = self.registry.model_adapter(name)
+            frame = self.dataset.feature_frame()
+            categorical = [f.name for f in self.dataset.schema.features if f.kind in ("categorical", "binary")]
+            rows = lambda idx: frame.iloc[idx].reset_index(drop=True)  # noqa: E731
+            pipe = adapter.fit(rows(split.train), self.labels[split.train], categorical, adapter.params(), seed=0)
+            p_val, p_test = (predict_yes(pipe, rows(idx), categorical) for idx in (split.val, split.test))
+        else:
+            unit = run_baseline_unit(name, self.dataset, split, np.asarray(split.train), seed=0,
+                                     threshold_method="youden", fixed_threshold=0.5, class_weight=None)
+            p_val, p_test = unit["val"]["p"], unit["test"]["p"]
+        return {"p_val": list(map(float, p_val)), "p_fresh": list(map(float, p_test)),
+                "seconds": {"total": round(time.perf_counter() - tic, 1)}}
 
     def features(self, style: str | None = None) -> dict[str, Any]:
         """Last-token states and zero-shot P(yes) of every patient (cached per style).
@@ -360,9 +379,8 @@ class Bench:
                 "seconds": {"total": round(score_s, 1)}}
 
     def lora(self, split: Any, overrides: dict[str, Any], work: Path) -> dict[str, Any]:
-        from clinpred.core.llm.llm_unit import fit_layers, train_config_from
         from clinpred.core.llm.scoring import score_p_yes
-        from clinpred.core.llm.training import TrainItem, train_lora
+        from clinpred.core.llm.training import TrainConfig, TrainItem, train_lora
 
         loaded = self.load()
         model, tok = loaded.model, loaded.tokenizer
@@ -383,8 +401,8 @@ class Bench:
             hyper = {k: v for k, v in hyper.items() if k != "epochs"} | {"num_iters": self.s["iters"]}
         if self.s["eval_every"]:
             hyper["eval_every"] = self.s["eval_every"]  # else the engine's default: once per epoch
-        hyper = fit_layers(hyper, frozenset(overrides), len(model.layers), lambda e: None, "bench")
-        cfg = train_config_from(hyper, seed=0)
+        hyper["lora_layers"] = min(int(hyper.get("lora_layers", 8)), len(model.layers))
+        cfg = TrainConfig(seed=0, **{TRAIN_FIELDS[k]: v for k, v in hyper.items() if k in TRAIN_FIELDS})
         items = lambda idx: [TrainItem(book.example(int(i), bool(self.labels[i])), int(self.labels[i]), 1.0)  # noqa: E731
                              for i in idx]
         train_items, val_items = items(split.train), items(split.val)
