@@ -27,7 +27,7 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
 
     With --data the record is a real patient's and is printed: keep the output private.
     """
-    from clinpred.cli.run_cmd import schema_for
+    from clinpred.core.run.assemble import schema_for
     from clinpred.core.run.config import load_config
     from clinpred.core.data.dataset import load_from_schema
     from clinpred.core.errors import UserError
@@ -39,7 +39,7 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
     if not family and not model:
         raise UserError("give --family F or --model NAME_OR_ID (see `clinpred families`)")
     registry = app(ctx).registry
-    config = load_config(config_path)
+    config = load_config(config_path, models=registry)
     offline = False
     if model is None:
         spec = registry.family(family)

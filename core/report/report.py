@@ -132,7 +132,7 @@ def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[A
 
 
 def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
-                  units: dict[str, dict[str, dict[str, Any]]]) -> list[Block]:
+                  units: dict[str, dict[str, Any]]) -> list[Block]:
     from clinpred.core.report import plots
 
     curves = _curves(metrics, outputs)
@@ -152,9 +152,10 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
         Heading("Confusion matrices"),
         Figure("confusion", plots.confusion_png(curves), "Pooled test patients at each model's chosen threshold(s)."),
     ]
-    histories = [(f"{name}/{split}", u["training"].get("train_losses") or [], u["training"].get("evaluations") or [])
+    histories = [(f"{name}/{split}", u.detail("training").get("train_losses") or [],
+                  u.detail("training").get("evaluations") or [])
                  for name, per in units.items() for split, u in per.items()
-                 if u and isinstance(u.get("training"), dict) and u["training"].get("train_losses")]
+                 if u is not None and u.detail("training").get("train_losses")]
     if histories:
         blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories),
                                                    "Training loss per step; validation loss where evaluated.")]
@@ -203,12 +204,20 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model's completed unit outcomes by split (None for a split it did not complete)."""
+    from clinpred.core.evaluation.outcome import UnitOutcome
     from clinpred.core.run.rundir import RunDirectory
 
     rd = RunDirectory(run_dir)
     splits = list((run_info.get("splits") or {}).keys())
-    return {name: {s: rd.read_unit(name, s) for s in splits} for name in metrics.get("models", {})}
+
+    def outcome(name: str, split: str) -> Any:
+        saved = rd.read_unit(name, split)
+        if not saved or saved.get("status") != "done":
+            return None
+        return UnitOutcome.from_json(saved, where=str(rd.unit_file(name, split)))
+    return {name: {s: outcome(name, s) for s in splits} for name in metrics.get("models", {})}
 
 
 def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[Block]]:
