@@ -55,7 +55,7 @@ def read_stat_file(data: bytes, name: str, suffix: str) -> StatFile:
         frame, meta = getattr(pyreadstat, reader)(io.BytesIO(data))
     except Exception as exc:  # pyreadstat raises ReadstatError / PyreadstatError and others for bad files
         text = str(exc).strip().splitlines()
-        raise DataError(f"{name}: cannot read as a {what} file ({type(exc).__name__}: "
+        raise DataError(f"{name}: cannot read the {what} file ({type(exc).__name__}: "
                         f"{text[0][:200] if text else 'no details'})") from None
     labels = {
         str(col): {code_text(code): str(label) for code, label in (mapping or {}).items()}

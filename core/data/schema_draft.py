@@ -210,7 +210,7 @@ def _feature(table: TextTable, column: str) -> DraftFeature | str:
         return DraftFeature(kind="categorical", value_labels=labels, levels=levels, hidden_levels=hidden,
                             notes=tuple(notes), **common)
     if numeric:
-        if _says_id(column) and len(distinct) == len(present):
+        if _says_id(column) and len(distinct) == len(present) and all(float(v).is_integer() for v in distinct):
             return "looks like another identifier (its name says id, every value different)"
         decimals, most = _decimals(present)
         if most > MAX_DECIMALS:
