@@ -135,3 +135,16 @@ def test_a_corrupt_file_is_one_line(tmp_path: Path) -> None:
     data.write_bytes(b"$FL2" + b"\x00garbage" * 50)
     with pytest.raises(DataError, match="cannot read the SPSS file"):
         parse_table(data.read_bytes(), str(data), ".sav")
+
+
+def test_check_warns_when_the_schema_ignores_the_file_labels(tmp_path: Path) -> None:
+    data = tmp_path / "trial.sav"
+    WRITERS[".sav"](_frame(), str(data))
+    schema = tmp_path / "s.toml"
+    schema.write_text('path = "trial.sav"\nid_column = "pid"\ntarget_column = "died"\npositive_values = [1]\n'
+                      '[task]\nquestion = "Q?"\n[[features]]\nname = "sex"\nkind = "binary"\n'
+                      '[[features]]\nname = "site"\nkind = "categorical"\nvalue_labels = { "1" = "a", "2" = "b", "3" = "c" }\n')
+    result = clinpred("data", "check", "--config", str(schema))
+    assert result.code == 0, result.err
+    assert "column 'sex': the file labels its values (1 = 'female', 2 = 'male')" in result.err
+    assert "column 'site'" not in result.err
