@@ -48,8 +48,8 @@ def check(ctx: click.Context, path: str | None, config: str | None, min_per_clas
 @data.command("init")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Schema file (TOML) to write.")
-@click.option("--id", "id_column", metavar="COLUMN", help="The patient id column (default: guessed, see below).")
-@click.option("--target", "target_column", metavar="COLUMN", help="The outcome column (default: guessed, see below).")
+@click.option("--id", "id_column", metavar="COLUMN", help="The patient id column (default: guessed by the rules above).")
+@click.option("--target", "target_column", metavar="COLUMN", help="The outcome column (default: guessed by the rules above).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 def init(path: str, output: str, id_column: str | None, target_column: str | None, force: bool) -> None:
     """Draft a dataset schema from the data file PATH (CSV, TSV, Parquet, Excel, SPSS, Stata, SAS).
@@ -70,7 +70,7 @@ def init(path: str, output: str, id_column: str | None, target_column: str | Non
     - missing: empty cells and NA, N/A, #N/A, NaN, NULL, None, ".", "?", "-", "missing".
 
     \b
-    The file holds counts and levels seen in 5 or more rows, never a patient row. Then edit
+    The schema holds counts and levels seen in 5 or more rows, never a patient row. Then edit
     the TODOs and run: clinpred data check --config OUTPUT
     """
     from clinpred.core.data.schema_draft import draft_from_file

@@ -30,8 +30,8 @@ def prompt(ctx: click.Context, family: str | None, model: str | None, config_pat
     """Show the scoring prompt, the training text with the trained span marked, and the label
     token ids, for one record. This is how to check a family plugin.
 
-    With --data the record is a real patient's and is printed: keep the output private.
-    Your own data needs its schema: --config with a dataset schema file (clinpred data init
+    With your own data (--data, or the file a schema names) the record is a real patient's and
+    is printed: keep the output private. Your own data needs its schema: --config with a dataset schema file (clinpred data init
     drafts one) or a run config whose [dataset] names it.
     """
     from clinpred.core.run.config_dataset import load_config_dataset, load_config_file
