@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from attrs import define, field
+from attrs import define, field, validators
 
 from clinpred.core.data.levels import MANY_LEVELS
 from clinpred.core.data.tableread import TextTable
@@ -53,8 +53,8 @@ class DraftFeature:
     """One feature of the draft, with the notes written next to it."""
 
     name: str
-    kind: str  # numeric | categorical | binary
-    display: str
+    kind: str = field(validator=validators.in_(("numeric", "categorical", "binary")))
+    display: str = ""
     decimals: int | None = None
     value_labels: dict[str, str] = field(factory=dict)
     levels: tuple[str, ...] = ()  # levels shown (each seen in >= SMALL_CELL rows)
@@ -151,13 +151,19 @@ def _value(text: str) -> Any:
     return text
 
 
+def _means_yes(text: str) -> bool:
+    low = text.strip().lower()
+    return low in POSITIVE_WORDS or bool(_NUMBER.match(low)) and float(low) == 1.0
+
+
 def _positive(values: Counter, labels: dict[str, str]) -> tuple[str, str, str]:
-    """(positive, negative, the rule that chose) for a two-valued target."""
+    """(positive, negative, the rule that chose) for a two-valued target: value labels decide before
+    the values (SPSS's 1 = "no", 2 = "yes" is positive 2)."""
     (a, count_a), (b, count_b) = sorted(values.items(), key=lambda kv: (kv[1], kv[0]))
-    for value in (a, b):
-        for text, what in ((labels.get(value), "value label"), (value, "value")):
-            if text is not None and text.strip().lower() in POSITIVE_WORDS:
-                other = b if value == a else a
+    for what, text_of in (("value label", labels.get), ("value", lambda v: v)):
+        for value, other in ((a, b), (b, a)):
+            text = text_of(value)
+            if text is not None and _means_yes(text):
                 return value, other, f"its {what} {text!r} means yes"
     return a, b, f"the rarer value ({count_a} of {count_a + count_b} rows); check it"
 

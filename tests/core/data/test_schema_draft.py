@@ -171,3 +171,17 @@ def test_data_check_passes_on_any_drafted_schema(tmp_path_factory: pytest.TempPa
     dataset = load_dataset(schema.path, schema)
     assert len(dataset) == n
     assert all("missing" in w for w in dataset.warnings)
+
+
+@pytest.mark.parametrize(("values", "labels", "positive", "rule"), [
+    (["0.0"] * 20 + ["1.0"] * 30, {}, 1, "value '1.0' means yes"),  # a float column written by pandas
+    (["1"] * 20 + ["2"] * 30, {"1": "no", "2": "yes"}, 2, "value label 'yes' means yes"),  # labels before values
+    (["M"] * 12 + ["B"] * 28, {}, "M", "rarer value (12 of 40 rows)"),
+    (["alive"] * 10 + ["Dead"] * 30, {}, "Dead", "value 'Dead' means yes"),
+])
+def test_the_positive_value_rule(values: list[str], labels: dict[str, str], positive: object, rule: str) -> None:
+    table = _table({"id": [str(i) for i in range(len(values))], "x": [str(i % 4) for i in range(len(values))],
+                    "outcome": values})
+    table.value_labels = {"outcome": labels} if labels else {}
+    draft = draft_schema(table, path="t", name="t")
+    assert draft.positive == positive and rule in draft.positive_reason
