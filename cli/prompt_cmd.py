@@ -101,8 +101,8 @@ def _show_text_only(view: dict[str, Any]) -> None:
     from rich.text import Text
 
     console = Console()
-    console.rule(f"[bold]family {view['family']}[/] (text only; {view['model']} is not on this machine), "
-                 f"row {view['row']} (id {escape(str(view['patient_id']))})")
+    console.rule(f"row {view['row']} (id {escape(str(view['patient_id']))}): [bold]family {view['family']}[/] "
+                 f"(text only; {view['model']} is not on this machine)")
     console.print("[bold]Scoring prompt[/]:")
     console.print(Text(view["scoring_prompt"]), style="cyan")
     console.print("[bold]Training text[/] (the answer [reverse]highlighted[/]):")
@@ -121,7 +121,7 @@ def _show(view: dict[str, Any]) -> None:
     from rich.text import Text
 
     console = Console()
-    console.rule(f"[bold]{view['model']}[/] (family {view['family']}), row {view['row']} (id {escape(str(view['patient_id']))})")
+    console.rule(f"row {view['row']} (id {escape(str(view['patient_id']))}): [bold]{view['model']}[/] (family {view['family']})")
     console.print("[bold]Scoring prompt[/] (P(answer) is read right after its last token):")
     console.print(Text(view["scoring_prompt"]), style="cyan")
     console.print(f"[bold]Training text[/] ({view['n_training_tokens']} tokens; the trained span is "

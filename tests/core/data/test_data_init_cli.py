@@ -142,3 +142,18 @@ def test_a_numeric_id_needs_the_prefix(tmp_path: Path, no_models: dict[str, str]
     view = json.loads(clinpred("prompt", "--family", "qwen", "--config", str(schema), "--row", "id:905", "--json",
                                env=no_models).out)
     assert (view["row"], view["patient_id"]) == (5, "905")
+
+
+def test_prompt_with_a_tokenizer_shows_the_patient_by_id(cohort: tuple[Path, list[str]], tmp_path: Path) -> None:
+    from tiny_models import tiny_model_dir
+
+    data, ids = cohort
+    schema = tmp_path / "schema.toml"
+    assert clinpred("data", "init", str(data), "-o", str(schema)).code == 0
+    model = str(tiny_model_dir("qwen3"))
+    result = clinpred("prompt", "--family", "qwen", "--model", model, "--config", str(schema), "--row", ids[3], "--json")
+    assert result.code == 0, result.err
+    view = json.loads(result.out)
+    assert (view["row"], view["patient_id"]) == (3, ids[3]) and "label_token_ids" in view
+    shown = clinpred("prompt", "--family", "qwen", "--model", model, "--config", str(schema), "--row", ids[3])
+    assert shown.code == 0 and f"row 3 (id {ids[3]})" in shown.out
