@@ -76,8 +76,7 @@ def test_every_command_has_a_readme_row(commands: dict[tuple[str, ...], click.Co
     assert not missing, f"README 'The CLI at a glance' has no row for: {', '.join(missing)}"
 
 
-def test_readme_rows_list_exactly_each_commands_options(commands: dict[tuple[str, ...], click.Command]) -> None:
-    rows = _readme_rows(commands)
+def _differences(rows: dict[tuple[str, ...], set[str]], commands: dict[tuple[str, ...], click.Command]) -> list[str]:
     problems = []
     for path, written in sorted(rows.items()):
         options = _click_options(commands[path])
@@ -87,7 +86,20 @@ def test_readme_rows_list_exactly_each_commands_options(commands: dict[tuple[str
         if undocumented or unknown:
             problems.append(f"clinpred {' '.join(path)}: not in README: {undocumented or 'none'}; "
                             f"in README but not an option: {unknown or 'none'}")
+    return problems
+
+
+def test_readme_rows_list_exactly_each_commands_options(commands: dict[tuple[str, ...], click.Command]) -> None:
+    problems = _differences(_readme_rows(commands), commands)
     assert not problems, "README and --help differ:\n" + "\n".join(problems)
+
+
+def test_a_new_option_without_a_readme_entry_is_caught(commands: dict[tuple[str, ...], click.Command]) -> None:
+    rows = _readme_rows(commands)
+    run = commands[("run",)]
+    grown = click.Command("run", params=[*run.params, click.Option(["--format"], type=click.Choice(["csv"]))])
+    assert _differences(rows, {**commands, ("run",): grown}) == [
+        "clinpred run: not in README: ['--format']; in README but not an option: none"]
 
 
 def test_global_options_line(commands: dict[tuple[str, ...], click.Command]) -> None:
