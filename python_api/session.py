@@ -57,7 +57,7 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
     from clinpred.core.bounds import CV_FOLDS, CV_REPEATS, NUM_ITERS, SEED
     from clinpred.core.events import ignore
     from clinpred.core.run.assemble import RunChoices, build_executor, build_request, worker_ref
-    from clinpred.core.run.config import load_config
+    from clinpred.core.run.config_dataset import load_config_file
     from clinpred.core.run.runner import Runner
     from clinpred.registry.registry import load_registry
 
@@ -72,7 +72,7 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
                          cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate, store_prompts=store_prompts,
                          resume=resume, search=search, trials=trials, executor=executor, jobs=jobs, address=address,
                          command=("clinpred.run", *(f"{k}={v!r}" for k, v in _given(locals()).items())))
-    loaded = load_config(config, models=registry)
+    loaded = load_config_file(config, models=registry)
     request = build_request(choices, registry, loaded)
     executor_obj = build_executor(loaded, choices, worker_ref(plugin_paths, strict_plugins))
     summary = Runner(request, registry, _progress if progress else ignore, executor=executor_obj).run()

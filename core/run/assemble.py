@@ -14,7 +14,8 @@ import attrs
 from attrs import define, field
 
 from clinpred.core.errors import UserError
-from clinpred.core.run.config import RunConfig, default_method, load_config, resolve_reference
+from clinpred.core.run.config import RunConfig, default_method, resolve_reference
+from clinpred.core.run.config_dataset import config_schema, load_config_file
 from clinpred.core.run.plan import ModelPlan, baseline_plans, select_models, validate_config_families
 from clinpred.core.run.runner import RunRequest
 
@@ -52,17 +53,6 @@ class RunChoices:
 def default_out() -> Path:
     """``runs/run-YYYYmmdd-HHMMSS`` in the current folder."""
     return Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
-
-
-def schema_for(config: RunConfig, data: str | Path | None) -> Any:
-    """The dataset schema of ``config`` (or the bundled one), pointed at ``data`` if given."""
-    from clinpred.core.data.schema import default_schema, parse_dataset_schema
-
-    if config.dataset:
-        schema = parse_dataset_schema(config.dataset, where=f"{config.source} [dataset]", base_dir=config.base_dir)
-    else:
-        schema = default_schema()
-    return schema.with_path(Path(data).expanduser().resolve()) if data else schema
 
 
 def _evaluation(config: RunConfig, choices: RunChoices) -> Any:
@@ -113,7 +103,7 @@ def build_request(choices: RunChoices, registry: Any, config: RunConfig | None =
         raise UserError("--baselines-only and --no-baselines exclude each other; give one")
     if choices.resume and not choices.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
-    config = config or load_config(choices.config, models=registry)
+    config = config or load_config_file(choices.config, models=registry)
     validate_config_families(config, registry)
     ev = _evaluation(config, choices)
     llm_plans = [] if choices.baselines_only else select_models(
@@ -130,7 +120,7 @@ def build_request(choices: RunChoices, registry: Any, config: RunConfig | None =
         raise UserError("nothing to run: no model selected and baselines are off")
     config_source = str(Path(choices.config).resolve()) if choices.config else config.source
     return RunRequest(out=Path(choices.out) if choices.out else default_out(), plans=plans, evaluation=ev,
-                      schema=schema_for(config, choices.data), config_source=config_source, resume=choices.resume,
+                      schema=config_schema(config, str(choices.data) if choices.data else None), config_source=config_source, resume=choices.resume,
                       command=list(choices.command), search=_searched(config, llm_plans, registry, choices),
                       default_method=default_method(registry))
 
@@ -160,4 +150,4 @@ def build_executor(config: RunConfig, choices: RunChoices, worker: Any) -> Any:
     return None
 
 
-__all__ = ["RunChoices", "build_executor", "build_request", "default_out", "schema_for", "worker_ref"]
+__all__ = ["RunChoices", "build_executor", "build_request", "default_out", "worker_ref"]
