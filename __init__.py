@@ -10,8 +10,11 @@ from importlib import metadata as _metadata
 from pathlib import Path as _Path
 
 # clinpred.sklearn is python_api/sklearn.py (a sklearn.py at the package root, which is the
-# repository root, would shadow scikit-learn for scripts run from a checkout)
-__path__.append(str(_Path(__file__).resolve().parent / "python_api"))  # type: ignore[name-defined]
+# repository root, would shadow scikit-learn for scripts run from a checkout). Only when imported
+# as the package: pytest may execute this file as a plain module (a checkout in a folder whose
+# name is not an identifier, e.g. "wt-23"), which has no __path__.
+if "__path__" in globals():
+    __path__.append(str(_Path(__file__).resolve().parent / "python_api"))  # type: ignore[name-defined]
 
 try:
     __version__ = _metadata.version("clinpred")
