@@ -47,6 +47,7 @@ class KernelStatus:
     path: str | None = None  # the built extension
     threads: int | None = None
     build_seconds: float | None = None  # this process built them (None: found in the cache)
+    failed: bool = False  # off because something went wrong (not: switched off, another device)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,7 +174,7 @@ def _load() -> tuple[KernelStatus, ModuleType | None]:
     except KernelError as exc:
         warnings.warn(f"clinpred's vectorized CPU kernels are off: {exc}; MLX's own (slower) CPU ops are used",
                       KernelWarning, stacklevel=3)
-        return KernelStatus(False, str(exc)), None
+        return KernelStatus(False, str(exc), failed=True), None
     isa = module.isa()
     return KernelStatus(True, f"vectorized {isa.upper()} kernels for the MLP gate and softmax", isa=isa,
                         path=str(path), threads=threads, build_seconds=round(seconds, 1) if seconds else None), module

@@ -59,34 +59,34 @@ def gelu_mlp_call(self: Any, x: Any) -> Any:
 
 
 def attention(k: Any, queries: Any, keys: Any, values: Any, scale: float, mask: Any) -> Any:
-    """MLX's CPU fallback of ``mx.fast.scaled_dot_product_attention`` with the kernel softmax."""
+    """MLX's CPU fallback of ``mx.fast.scaled_dot_product_attention`` with the kernel softmax.
+
+    Grouped-query heads are folded into the rows of one matmul per KV head ((B, n_kv, repeats * L,
+    D) @ (B, n_kv, D, S)) instead of MLX's broadcast (B, n_kv, repeats, L, D) @ (B, n_kv, 1, D, S):
+    the same dot products, about half the time on this CPU.
+    """
     import mlx.core as mx
 
-    batch, n_q, length, _ = queries.shape
-    n_kv = keys.shape[-3]
+    batch, n_q, length, dim = queries.shape
+    n_kv, n_keys = keys.shape[-3], keys.shape[-2]
     repeats = n_q // n_kv
-    q = mx.array(scale, queries.dtype) * queries
-    if repeats > 1:
-        q = mx.unflatten(q, 1, (n_kv, repeats))
-        keys, values = mx.expand_dims(keys, 2), mx.expand_dims(values, 2)
-    scores = q @ mx.swapaxes(keys, -1, -2)
+    q = (mx.array(scale, queries.dtype) * queries).reshape(batch, n_kv, repeats * length, dim)
+    scores = (q @ mx.swapaxes(keys, -1, -2)).reshape(batch, n_kv, repeats, length, n_keys)
     if isinstance(mask, str):  # "causal": keys >= queries, the queries are the last positions
         probs = k.row_softmax(scores, True)
     else:
         if mask is not None:
-            if repeats > 1 and mask.ndim >= 3:
-                if mask.shape[-3] == 1:
-                    mask = mx.expand_dims(mask, -3)
-                else:
-                    full = mx.broadcast_to(mask, (batch, n_q, length, keys.shape[-2]))
-                    mask = mx.unflatten(full, 1, (n_kv, repeats))
+            if mask.ndim >= 3 and mask.shape[-3] != 1:  # per query head: (..., n_q, L, S)
+                mask = mx.broadcast_to(mask, (batch, n_q, length, n_keys)).reshape(scores.shape)
+            elif mask.ndim >= 3:
+                mask = mx.expand_dims(mask, -3)
             if mask.dtype == mx.bool_:
                 scores = mx.where(mask, scores, mx.array(mx.finfo(scores.dtype).min, scores.dtype))
             else:
                 scores = scores + mask.astype(scores.dtype)
         probs = k.row_softmax(scores, False)
-    out = probs @ values
-    return mx.flatten(out, 1, 2) if repeats > 1 else out
+    out = probs.reshape(batch, n_kv, repeats * length, n_keys) @ values
+    return out.reshape(batch, n_q, length, values.shape[-1])
 
 
 def scaled_dot_product_attention(queries: Any, keys: Any, values: Any, cache: Any, scale: float,
