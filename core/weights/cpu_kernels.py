@@ -6,7 +6,9 @@ about 70% of a LoRA step here. The C++ extension in ``core/weights/kernels/`` ad
 with AVX-512 / AVX2 kernels (picked at run time), each with its vjp and jvp:
 
 - ``gated_activation(a, b, kind)``: ``silu(a) * b`` or ``gelu_approx(a) * b`` (the MLP gate);
-- ``row_softmax(x, causal)``: softmax over the last axis, attention's causal mask built in.
+- ``row_softmax(x, causal)``: softmax over the last axis, attention's causal mask built in;
+- ``rope(x, table, dims, traditional)``: rotary position embeddings (cos/sin table from MLX);
+- ``rms_norm(x, weight, eps)``: RMS normalisation over the last axis.
 
 They are used on x86_64 Linux CPUs only, for float32 arrays on MLX's CPU device; Metal and CUDA
 keep MLX's own kernels. The first use in an environment builds them (:mod:`.kernel_build`);
@@ -57,6 +59,7 @@ _status: KernelStatus | None = None
 _module: ModuleType | None = None
 _switched_on = True
 _imported: dict[Path, ModuleType] = {}  # an extension is imported once per process
+_loading = False  # while status() decides: the wrappers use MLX's own ops (the self-check's references)
 
 
 def _off_reason() -> str | None:
@@ -113,7 +116,9 @@ def _import(path: Path) -> ModuleType:
 def self_check(module: ModuleType) -> None:
     """The kernels against MLX's ops on small random inputs, forward and gradient, on every ISA
     path this CPU has; :class:`KernelError` names the first that differs (never a silent wrong
-    result). Tolerance: 1e-5 of the largest magnitude (float32 rounding of a reordered sum is ~1e-7)."""
+    result). Tolerance: 1e-5 of the largest magnitude (float32 rounding of a reordered sum is ~1e-7).
+    While it runs, :func:`active` is None, so ``mx.fast``'s functions are MLX's own even where
+    :mod:`.mlx_kernels` has replaced them."""
     import mlx.core as mx
     import mlx.nn as nn
 
@@ -149,6 +154,16 @@ def self_check(module: ModuleType) -> None:
                 for o, r in zip(*grads):
                     close(f"{name} gradient", o, r)
             close("softmax", module.row_softmax(x, False), mx.softmax(x, axis=-1, precise=True))
+            w = a[0, :19]
+            close("rms_norm", module.rms_norm(x, w, 1e-5), mx.fast.rms_norm(x, w, 1e-5))
+            close("rms_norm gradient", mx.grad(lambda s: (module.rms_norm(s, w, 1e-5) * x).sum())(x),
+                  mx.grad(lambda s: (mx.fast.rms_norm(s, w, 1e-5) * x).sum())(x))
+            for trad in (True, False):  # the table of rope(unit pairs) = (cos, sin)
+                unit = mx.array(([1.0, 0.0] * 8 if trad else [1.0] * 8 + [0.0] * 8), mx.float32)
+                table = mx.fast.rope(mx.broadcast_to(unit, (1, 1, 5, 16)), 16, traditional=trad, base=1e4,
+                                     scale=1.0, offset=3).reshape(5, 16)
+                close("rope", module.rope(x[..., :18], table, 16, trad),
+                      mx.fast.rope(x[..., :18], 16, traditional=trad, base=1e4, scale=1.0, offset=3))
             close("causal softmax", module.row_softmax(x, True), masked_softmax(x))
             gx = mx.random.normal(x.shape, key=kg)
             close("softmax gradient", mx.grad(lambda s: (module.row_softmax(s, True) * gx).sum())(x),
@@ -176,21 +191,27 @@ def _load() -> tuple[KernelStatus, ModuleType | None]:
                       KernelWarning, stacklevel=3)
         return KernelStatus(False, str(exc), failed=True), None
     isa = module.isa()
-    return KernelStatus(True, f"vectorized {isa.upper()} kernels for the MLP gate and softmax", isa=isa,
+    return KernelStatus(True, f"vectorized {isa.upper()} kernels: MLP gate, attention softmax, RoPE, RMS norm", isa=isa,
                         path=str(path), threads=threads, build_seconds=round(seconds, 1) if seconds else None), module
 
 
 def status() -> KernelStatus:
     """The kernels' status in this process; the first call loads (and if needed builds) them."""
-    global _status, _module
+    global _status, _module, _loading
     if _status is None:
-        _status, _module = _load()
+        _loading = True
+        try:
+            _status, _module = _load()
+        finally:
+            _loading = False
     return _status
 
 
 def active() -> ModuleType | None:
     """The kernel module when the kernels are in use and switched on, else None (cheap)."""
     if _status is None:
+        if _loading:
+            return None
         status()
     return _module if _switched_on else None
 

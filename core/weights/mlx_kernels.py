@@ -11,6 +11,16 @@ Called only through :func:`clinpred.core.weights.mlx_compat.install_cpu_kernels`
   ``mx.fast.scaled_dot_product_attention`` is not fused: it runs its fallback (scale q, matmul,
   mask, a precise softmax, matmul, with grouped-query heads unflattened); this does the same with
   the causal mask and the softmax in one kernel.
+- rotary embeddings: every RoPE class (``nn.RoPE`` and mlx-lm's ``rope_utils``) calls
+  ``mx.fast.rope``, whose CPU fallback is a dozen strided element-wise ops (and their vjps); it is
+  replaced (:func:`rope`): the angles come from MLX's own ``rope`` applied to unit vectors (so
+  they are MLX's to the bit), the rotation from one kernel;
+- RMS norm: ``nn.RMSNorm`` and gemma's norms call ``mx.fast.rms_norm``, whose CPU fallback is five
+  element-wise ops and a reduction (and their vjps) -> :func:`rms_norm`, one kernel each way.
+
+``mx.fast.rope`` and ``mx.fast.rms_norm`` are MLX's own functions: they are replaced in MLX's
+namespace (every caller in this process gets the wrapper, which hands anything but float32 on
+the CPU back to MLX unchanged); mlx-lm's helpers are replaced where mlx-lm binds them.
 
 Each replacement calls the kernel only when it applies (kernels in use and switched on, float32,
 MLX's default device is the CPU, no attention sinks, no quantized KV cache) and mlx-lm's own
@@ -26,7 +36,23 @@ from typing import Any, Callable
 
 from clinpred.core.weights import cpu_kernels
 
-_ORIGINAL: dict[str, Callable[..., Any]] = {}  # "swiglu", "sdpa", "gemma3_text.MLP"
+_ORIGINAL: dict[str, Callable[..., Any]] = {}  # "swiglu", "sdpa", "rope", "rms_norm", "gemma3_text.MLP"
+
+
+def _remember() -> None:
+    """Keep MLX's and mlx-lm's own functions (before anything is replaced)."""
+    if "rope" in _ORIGINAL:
+        return
+    import mlx.core as mx
+    from mlx_lm.models import activations, base
+
+    _ORIGINAL.update(swiglu=activations.swiglu, sdpa=base.scaled_dot_product_attention, rope=mx.fast.rope,
+                     rms_norm=mx.fast.rms_norm)
+
+
+def _original(name: str) -> Callable[..., Any]:
+    _remember()
+    return _ORIGINAL[name]
 
 
 def _cpu(*arrays: Any) -> bool:
@@ -39,7 +65,7 @@ def swiglu(gate: Any, x: Any) -> Any:
     """``silu(gate) * x`` (mlx-lm's ``activations.swiglu``) with the fused kernel on the CPU."""
     k = cpu_kernels.active()
     if k is None or gate.shape != x.shape or not _cpu(gate, x):
-        return _ORIGINAL["swiglu"](gate, x)
+        return _original("swiglu")(gate, x)
     return k.gated_activation(gate, x, k.SILU)
 
 
@@ -95,8 +121,63 @@ def scaled_dot_product_attention(queries: Any, keys: Any, values: Any, cache: An
     k = cpu_kernels.active()
     if (k is None or sinks is not None or hasattr(cache, "bits") or not _cpu(queries, keys, values)
             or (isinstance(mask, str) and (mask != "causal" or keys.shape[-2] < queries.shape[-2]))):
-        return _ORIGINAL["sdpa"](queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
+        return _original("sdpa")(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
     return attention(k, queries, keys, values, scale, mask)
+
+
+_TABLES: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # key -> (freqs kept alive, cos/sin table)
+
+
+def _rope_table(length: int, dims: int, traditional: bool, base: Any, scale: float, offset: int, freqs: Any) -> Any:
+    """The (length, dims) cos/sin table the kernel reads, computed by MLX's own rope on unit
+    pairs (1, 0): it returns (1 c - 0 s, 1 s + 0 c) = (c, s) exactly. Cached (evaluated)."""
+    import mlx.core as mx
+
+    key = (length, dims, traditional, base, scale, offset, None if freqs is None else id(freqs))
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is freqs:
+        return hit[1]
+    half = dims // 2
+    row = [1.0, 0.0] * half if traditional else [1.0] * half + [0.0] * half
+    unit = mx.broadcast_to(mx.array(row, mx.float32), (1, 1, length, dims))
+    table = _original("rope")(unit, dims, traditional=traditional, base=base, scale=scale, offset=offset,
+                              freqs=freqs).reshape(length, dims)
+    mx.eval(table)
+    if len(_TABLES) > 256:
+        _TABLES.clear()
+    _TABLES[key] = (freqs, table)
+    return table
+
+
+def rope(a: Any, dims: int, *, traditional: bool, base: Any, scale: float, offset: Any, freqs: Any = None,
+         stream: Any = None) -> Any:
+    """``mx.fast.rope`` with the rotation in one kernel on the CPU (float32, an integer offset)."""
+    import mlx.core as mx
+
+    k = cpu_kernels.active()
+    if (k is None or stream is not None or isinstance(offset, mx.array) or a.ndim < 3 or dims % 2
+            or dims > a.shape[-1] or not _cpu(a)):
+        return _original("rope")(a, dims, traditional=traditional, base=base, scale=scale, offset=offset,
+                                 freqs=freqs, stream=stream)
+    try:
+        table = _rope_table(a.shape[-2], dims, traditional, base, scale, int(offset), freqs)
+    except (RuntimeError, ValueError):  # inside mx.compile or vmap, where eval is not allowed
+        return _original("rope")(a, dims, traditional=traditional, base=base, scale=scale, offset=offset,
+                                 freqs=freqs, stream=stream)
+    return k.rope(a, table, dims, traditional)
+
+
+def rms_norm(x: Any, weight: Any, eps: float, *, stream: Any = None) -> Any:
+    """``mx.fast.rms_norm`` in one kernel (and one for its vjp) on the CPU for float32."""
+    import mlx.core as mx
+
+    k = cpu_kernels.active()
+    if (k is None or stream is not None or x.ndim < 1 or not _cpu(x)
+            or (weight is not None and (weight.ndim != 1 or weight.shape[0] != x.shape[-1] or not _cpu(weight)))):
+        return _original("rms_norm")(x, weight, eps, stream=stream)
+    if weight is None:
+        weight = mx.ones((x.shape[-1],), mx.float32)
+    return k.rms_norm(x, weight, eps)
 
 
 def install() -> bool:
@@ -106,8 +187,11 @@ def install() -> bool:
         return False
     from mlx_lm.models import activations, base
 
-    _ORIGINAL.setdefault("swiglu", activations.swiglu)
-    _ORIGINAL.setdefault("sdpa", base.scaled_dot_product_attention)
+    import mlx.core as mx
+
+    _remember()
+    mx.fast.rope = rope
+    mx.fast.rms_norm = rms_norm
     replacements = {"swiglu": (_ORIGINAL["swiglu"], swiglu),
                     "scaled_dot_product_attention": (_ORIGINAL["sdpa"], scaled_dot_product_attention)}
     activations.swiglu = swiglu
@@ -125,4 +209,5 @@ def install() -> bool:
     return True
 
 
-__all__ = ["attention", "gelu_gate", "gelu_mlp_call", "install", "scaled_dot_product_attention", "swiglu"]
+__all__ = ["attention", "gelu_gate", "gelu_mlp_call", "install", "rms_norm", "rope", "scaled_dot_product_attention",
+           "swiglu"]

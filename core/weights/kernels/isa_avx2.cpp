@@ -41,6 +41,12 @@ struct V {
     __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(ipart), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  static inline M even_lanes() {
+    return _mm256_castsi256_ps(_mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0));
+  }
+  static inline R swap_pairs(R v) { return _mm256_permute_ps(v, 0xB1); }
+  static inline R dup_even(R v) { return _mm256_permute_ps(v, 0xA0); }
+  static inline R dup_odd(R v) { return _mm256_permute_ps(v, 0xF5); }
   static inline float hsum(R v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -61,7 +67,7 @@ struct V {
 
 const KernelTable* table_avx2() {
   static const KernelTable table = {"avx2", isa_avx2::gate_fwd, isa_avx2::gate_bwd, isa_avx2::softmax_fwd,
-                                    isa_avx2::softmax_bwd, isa_avx2::exp_array};
+                                    isa_avx2::softmax_bwd, isa_avx2::rope, isa_avx2::rms_fwd, isa_avx2::rms_bwd, isa_avx2::exp_array};
   return &table;
 }
 

@@ -36,6 +36,10 @@ struct V {
     __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(ipart), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  static inline M even_lanes() { return static_cast<__mmask16>(0x5555); }
+  static inline R swap_pairs(R v) { return _mm512_permute_ps(v, 0xB1); }
+  static inline R dup_even(R v) { return _mm512_permute_ps(v, 0xA0); }
+  static inline R dup_odd(R v) { return _mm512_permute_ps(v, 0xF5); }
   static inline float hsum(R v) { return _mm512_reduce_add_ps(v); }
   static inline float hmax(R v) { return _mm512_reduce_max_ps(v); }
 };
@@ -46,7 +50,8 @@ struct V {
 
 const KernelTable* table_avx512() {
   static const KernelTable table = {"avx512", isa_avx512::gate_fwd, isa_avx512::gate_bwd,
-                                    isa_avx512::softmax_fwd, isa_avx512::softmax_bwd, isa_avx512::exp_array};
+                                    isa_avx512::softmax_fwd, isa_avx512::softmax_bwd, isa_avx512::rope, isa_avx512::rms_fwd, isa_avx512::rms_bwd,
+                                    isa_avx512::exp_array};
   return &table;
 }
 

@@ -30,6 +30,18 @@ struct KernelTable {
   // dx = y * g - y * sum(y * g) per row (the softmax vjp), rows [r0, r1).
   void (*softmax_bwd)(const float* y, const float* g, float* dx, size_t r0, size_t r1, size_t cols,
                       size_t q_len, size_t offset, bool causal);
+  // Rotary position embedding of rows [r0, r1) of x (rows x D; row r is at position r % T):
+  // the pairs (x1, x2) of the first `dims` columns — (x[2i], x[2i+1]) when traditional, else
+  // (x[i], x[i + dims/2]) — become (x1 c - x2 s, x1 s + x2 c) (forward) or (x2 s + x1 c,
+  // x2 c - x1 s) (the inverse, the vjp); columns >= dims are copied. table is (T x dims): per
+  // position (c0, s0, c1, s1, ...) when traditional, else (c0..c_{h-1}, s0..s_{h-1}).
+  void (*rope)(const float* x, const float* table, float* out, size_t r0, size_t r1, size_t T, size_t D,
+               size_t dims, bool traditional, bool forward);
+  // RMS norm of rows [r0, r1) of x (rows x D): n = 1 / sqrt(sum(x^2) / D + eps), y = (x n) w.
+  void (*rms_fwd)(const float* x, const float* w, float* y, size_t r0, size_t r1, size_t D, float eps);
+  // Its vjp for x: dx = (g w) n - (x t) n^3 with t = sum(g w x) / D (MLX's RMSNormVJP formula).
+  void (*rms_bwd)(const float* x, const float* w, const float* g, float* dx, size_t r0, size_t r1, size_t D,
+                  float eps);
   // y[i] = exp(x[i]) (MLX's polynomial, vectorized): for tests and benchmarks.
   void (*exp)(const float* x, float* y, size_t n);
 };

@@ -19,6 +19,11 @@ namespace mx = mlx::core;
 
 mx::array gated_activation(const mx::array& a, const mx::array& b, int kind);
 mx::array row_softmax(const mx::array& x, bool causal);
+// RMS norm over the last axis: x (..., D), weight (D,).
+mx::array rms_norm(const mx::array& x, const mx::array& weight, float eps);
+// Rotary position embedding of x (..., T, D) with the cos/sin table (T, dims) (kernel_table.h);
+// forward = false applies the inverse rotation.
+mx::array rope(const mx::array& x, const mx::array& table, int dims, bool traditional, bool forward);
 
 // The instruction set in use ("avx512", "avx2" or "none"); select_isa("auto"|"avx512"|"avx2")
 // returns what was picked (a set the CPU lacks is refused: "none" is returned, nothing changes).
@@ -94,6 +99,58 @@ class RowSoftmaxGrad : public mx::UnaryPrimitive {
 
  private:
   bool causal_;
+};
+
+class RmsNorm : public mx::UnaryPrimitive {
+ public:
+  RmsNorm(mx::Stream stream, float eps) : mx::UnaryPrimitive(stream), eps_(eps) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  std::vector<mx::array> jvp(const std::vector<mx::array>& primals, const std::vector<mx::array>& tangents,
+                             const std::vector<int>& argnums) override;
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override;
+  const char* name() const override { return "ClinpredRmsNorm"; }
+  bool is_equivalent(const mx::Primitive& other) const override;
+
+ private:
+  float eps_;
+};
+
+// Inputs (x, weight, g); output dx.
+class RmsNormGrad : public mx::UnaryPrimitive {
+ public:
+  RmsNormGrad(mx::Stream stream, float eps) : mx::UnaryPrimitive(stream), eps_(eps) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override;
+  const char* name() const override { return "ClinpredRmsNormGrad"; }
+  bool is_equivalent(const mx::Primitive& other) const override;
+
+ private:
+  float eps_;
+};
+
+// Inputs (x, table); the table is a constant (no gradient flows into it).
+class Rope : public mx::UnaryPrimitive {
+ public:
+  Rope(mx::Stream stream, int dims, bool traditional, bool forward)
+      : mx::UnaryPrimitive(stream), dims_(dims), traditional_(traditional), forward_(forward) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override;
+  std::vector<mx::array> jvp(const std::vector<mx::array>& primals, const std::vector<mx::array>& tangents,
+                             const std::vector<int>& argnums) override;
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override;
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override;
+  const char* name() const override { return "ClinpredRope"; }
+  bool is_equivalent(const mx::Primitive& other) const override;
+
+ private:
+  int dims_;
+  bool traditional_;
+  bool forward_;
 };
 
 class Exp : public mx::UnaryPrimitive {

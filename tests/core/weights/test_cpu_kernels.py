@@ -11,6 +11,10 @@ Tolerances (float32, eps = 6e-8):
 - the softmax vjp ``y g - y sum(y g)`` cancels where ``g`` is near the row's weighted mean, so
   elementwise relative error is meaningless there: the error of a difference is relative to its
   terms -> atol 2e-6 of the largest ``|y g|`` (the same for the jvp with the tangent).
+- RoPE: the cos/sin table is MLX's own rope applied to unit pairs, the rotation is MLX's formula
+  (products, then one add or subtract): bit-identical, forward and vjp.
+- RMS norm: the sum of squares is taken in another order -> rtol 2e-6 forward; its vjp is a
+  difference (``g w n - x t n^3``) -> atol 2e-6 of the largest ``|g w n|``.
 - the GELU gate: MLX computes ``0.5 a (1 + tanh z)`` with libm's tanh, which cancels for negative
   ``a`` (1 + tanh z -> 0); the kernel computes the same function as ``a sigmoid(2 z)``. They agree
   to 1e-6 of the largest magnitude (measured: 5e-8 forward, 5e-7 gradient), not elementwise.
@@ -204,6 +208,76 @@ def test_large_arrays_use_the_threads_and_give_the_same_numbers(k):
         assert mx.array_equal(x, y).item()  # rows are independent: the split changes nothing
 
 
+def _mlx(name):
+    """MLX's own ``mx.fast`` function (the kernels' wrappers replace them once installed)."""
+    import mlx.core as mx
+
+    return mlx_kernels._ORIGINAL.get(name) or getattr(mx.fast, name)  # noqa: SLF001
+
+
+def _table(dims, traditional, length, offset, base=1e4, freqs=None):
+    import mlx.core as mx
+
+    unit = mx.array([1.0, 0.0] * (dims // 2) if traditional else [1.0] * (dims // 2) + [0.0] * (dims // 2))
+    return _mlx("rope")(mx.broadcast_to(unit, (1, 1, length, dims)), dims, traditional=traditional, base=base,
+                        scale=1.0, offset=offset, freqs=freqs).reshape(length, dims)
+
+
+@pytest.mark.parametrize("traditional", [True, False])
+@pytest.mark.parametrize("shape,dims,offset", [((2, 9, 37, 64), 64, 0), ((2, 3, 5, 64), 64, 17),
+                                               ((1, 2, 7, 48), 32, 3), ((3, 11, 10), 10, 0)])
+def test_rope_and_its_gradient_are_mlx_s_bit_for_bit(k, isa, traditional, shape, dims, offset):
+    import mlx.core as mx
+
+    x, g = _random(shape, 40), _random(shape, 41)
+    table = _table(dims, traditional, shape[-2], offset)
+    ours = k.rope(x, table, dims, traditional)
+    kw = dict(traditional=traditional, base=1e4, scale=1.0, offset=offset)
+    assert mx.array_equal(ours, _mlx("rope")(x, dims, **kw)).item()
+    mine = mx.vjp(lambda y: k.rope(y, table, dims, traditional), [x], [g])[1][0]
+    theirs = mx.vjp(lambda y: _mlx("rope")(y, dims, **kw), [x], [g])[1][0]
+    assert mx.array_equal(mine, theirs).item()
+    assert mx.array_equal(mx.jvp(lambda y: k.rope(y, table, dims, traditional), [x], [g])[1][0],
+                          mx.jvp(lambda y: _mlx("rope")(y, dims, **kw), [x], [g])[1][0]).item()
+
+
+def test_the_rope_wrapper_equals_mx_fast_rope(k):
+    """mlx_kernels.rope stands in for mx.fast.rope: transposed queries, custom frequencies, an
+    offset, and what it hands back to MLX (an array offset, float16)."""
+    import mlx.core as mx
+
+    q = _random((2, 37, 9, 64), 42).transpose(0, 2, 1, 3)
+    for kw in (dict(traditional=True, base=1e5, scale=1.0, offset=0),
+               dict(traditional=False, base=1e4, scale=0.5, offset=12),
+               dict(traditional=False, base=None, scale=1.0, offset=3, freqs=mx.linspace(1.0, 40.0, 32))):
+        assert mx.array_equal(mlx_kernels.rope(q, 64, **kw), _mlx("rope")(q, 64, **kw)).item()
+    calls = _count_kernel_calls(k)
+    mlx_kernels.rope(q, 64, traditional=True, base=1e4, scale=1.0, offset=mx.array(2))
+    mlx_kernels.rope(q.astype(mx.float16), 64, traditional=True, base=1e4, scale=1.0, offset=0)
+    assert calls["rope"] == 0
+    mlx_kernels.rope(q, 64, traditional=True, base=1e4, scale=1.0, offset=0)
+    assert calls["rope"] == 1
+
+
+@pytest.mark.parametrize("shape", [(8, 148, 576), (3, 5, 64), (7, 33), (129,)])
+def test_rms_norm_and_its_gradient_match_mlx(k, isa, shape):
+    import mlx.core as mx
+
+    x, g, w = _random(shape, 43, 2.0), _random(shape, 44), _random(shape[-1:], 45)
+    ref = _mlx("rms_norm")(x, w, 1e-5)
+    np.testing.assert_allclose(_np(k.rms_norm(x, w, 1e-5)), _np(ref), rtol=2e-6, atol=0)
+    mine = mx.vjp(lambda y, v: k.rms_norm(y, v, 1e-5), [x, w], [g])[1]
+    theirs = mx.vjp(lambda y, v: _mlx("rms_norm")(y, v, 1e-5), [x, w], [g])[1]
+    n = 1 / np.sqrt(np.mean(_np(x) ** 2, axis=-1, keepdims=True) + 1e-5)
+    _close_to_max(mine[0], theirs[0], 2e-6, scale=np.max(np.abs(_np(g) * _np(w) * n)))
+    _close_to_max(mine[1], theirs[1], 1e-6)  # the weight's gradient is computed with MLX's ops
+    _close_to_max(mx.jvp(lambda y: k.rms_norm(y, w, 1e-5), [x], [g])[1][0],
+                  mx.jvp(lambda y: _mlx("rms_norm")(y, w, 1e-5), [x], [g])[1][0], 2e-6,
+                  scale=np.max(np.abs(_np(g) * _np(w) * n)))
+    np.testing.assert_allclose(_np(mlx_kernels.rms_norm(x, None, 1e-5)), _np(_mlx("rms_norm")(x, None, 1e-5)),
+                               rtol=2e-6)
+
+
 # ---------------------------------------------------------------- attention and the mlx-lm glue
 
 
@@ -247,15 +321,16 @@ def test_every_architecture_is_plugged_in_and_gives_the_same_logits(k, arch):
     calls = _count_kernel_calls(k)
     with_kernels = model(tokens)
     mx.eval(with_kernels)
-    assert calls["gate"] >= 1 and calls["softmax"] >= 1, calls
+    assert min(calls.values()) >= 1, calls  # gate, softmax, rope, rms_norm
+    assert mx.fast.rope is mlx_kernels.rope and mx.fast.rms_norm is mlx_kernels.rms_norm
     with cpu_kernels.switched(False):
         plain = model(tokens)
     _close_to_max(with_kernels, plain, 1e-5)
 
 
 def _count_kernel_calls(k):
-    calls = {"gate": 0, "softmax": 0}
-    gate, softmax = k.gated_activation, k.row_softmax
+    calls = {"gate": 0, "softmax": 0, "rope": 0, "rms_norm": 0}
+    gate, softmax, rope, rms = k.gated_activation, k.row_softmax, k.rope, k.rms_norm
 
     class Counting:
         def __getattr__(self, name):
@@ -268,6 +343,14 @@ def _count_kernel_calls(k):
         def row_softmax(self, *a):
             calls["softmax"] += 1
             return softmax(*a)
+
+        def rope(self, *a):
+            calls["rope"] += 1
+            return rope(*a)
+
+        def rms_norm(self, *a):
+            calls["rms_norm"] += 1
+            return rms(*a)
 
     cpu_kernels._module = Counting()  # noqa: SLF001 - count the calls the plugged-in model makes
     return calls
@@ -294,7 +377,7 @@ def test_the_wrappers_fall_back_to_mlx_lm_where_the_kernels_do_not_apply(k):
         mlx_kernels.swiglu(_random((3, 8), 30), _random((1, 8), 31))  # broadcasting: mlx-lm's
     q = _random((1, 2, 3, 4), 32)
     mlx_kernels.scaled_dot_product_attention(q, q, q, None, 0.5, "causal", sinks=mx.zeros((2,)))
-    assert calls == {"gate": 0, "softmax": 0}
+    assert calls["gate"] == 0 and calls["softmax"] == 0
     with cpu_kernels.switched(False):
         mlx_kernels.swiglu(_random((3, 8), 33), _random((3, 8), 34))
     assert calls["gate"] == 0
