@@ -1,5 +1,5 @@
 // The kernels for AVX2 + FMA (8 floats a register). Built with -mavx2 -mfma -ffp-contract=off;
-// called only when the CPU reports AVX2 and FMA (primitives.cpp).
+// called only when the CPU reports AVX2 and FMA (runtime.cpp).
 
 #include <immintrin.h>
 

@@ -1,5 +1,5 @@
 // The kernels for AVX-512 (16 floats a register). Built with -mavx512f -mavx512dq -mfma
-// -ffp-contract=off; called only when the CPU reports AVX-512F and DQ (primitives.cpp).
+// -ffp-contract=off; called only when the CPU reports AVX-512F and DQ (runtime.cpp).
 
 #include <immintrin.h>
 

@@ -1,7 +1,7 @@
 // clinpred's vectorized CPU kernels: the table of one instruction set's implementations.
 //
 // Each ISA translation unit (isa_avx512.cpp, isa_avx2.cpp) is compiled with its own -m flags and
-// fills one table; primitives.cpp picks a table at run time (cpuid) and never includes <immintrin.h>.
+// fills one table; runtime.cpp picks one at run time (cpuid); nothing else includes <immintrin.h>.
 // All functions take float32, row-major, contiguous data.
 
 #pragma once
