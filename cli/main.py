@@ -80,9 +80,30 @@ def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool,
     state.verbosity = -1 if quiet else verbose
 
 
+def _one_line_warnings() -> None:
+    """Show clinpred's own warnings as one ``Warning: ...`` line on stderr (others unchanged)."""
+    import warnings
+
+    from clinpred.core.errors import ClinpredWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "_clinpred", False):
+        return
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if isinstance(category, type) and issubclass(category, ClinpredWarning):
+            click.echo(f"Warning: {message}", err=True)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    show._clinpred = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _one_line_warnings()
     try:
         from clinpred.core.weights.blas import activate
 

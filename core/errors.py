@@ -64,3 +64,16 @@ class RunDirectoryError(UserError):
     """The user's choice of run directory is wrong: --out already holds a run, --resume of a
     directory with no run or of a run with other data or settings, an --out that cannot be
     created, or a directory another process is writing (exit status 2)."""
+
+
+class KernelError(ClinpredError):
+    """clinpred's vectorized CPU kernels cannot be built or loaded here. Never fatal: the caller
+    warns (:class:`KernelWarning`) and MLX's own ops are used."""
+
+
+class ClinpredWarning(UserWarning):
+    """A warning clinpred gives on purpose; the CLI shows it as one line."""
+
+
+class KernelWarning(ClinpredWarning):
+    """The vectorized CPU kernels are off for a reason the user may want to fix."""

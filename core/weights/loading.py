@@ -152,6 +152,9 @@ def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: cannot load the model ({detail})") from None
     model = apply_precision(model, resolved)
+    from clinpred.core.weights.mlx_compat import install_cpu_kernels
+
+    install_cpu_kernels()  # vectorized CPU kernels for this model's architecture (x86 CPUs)
     if adapter_path is not None:
         adapters = Path(adapter_path)
         if not (adapters / "adapter_config.json").is_file():
