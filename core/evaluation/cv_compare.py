@@ -17,12 +17,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from clinpred.core.errors import DataError
-from clinpred.core.evaluation.cv_estimate import Fold, cluster_weights
+from clinpred.core.evaluation.cv_estimate import Fold
 from clinpred.core.evaluation.delong import delong_test
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
-from clinpred.core.evaluation.metrics import percentile_interval
+from clinpred.core.evaluation.intervals import percentile_interval
+from clinpred.core.evaluation.resampling import cluster_weights
 
 CV_DELONG_METHOD = "DeLong per fold, combined over folds, SE averaged over repeats"
+CV_DIFF_CI_METHOD = "cluster bootstrap of the difference (percentile; patients stratified by outcome, or whole groups)"
 
 
 def _paired(folds_a: Sequence[Fold], folds_b: Sequence[Fold]) -> list[tuple[Fold, Fold]]:
@@ -60,7 +62,7 @@ def cv_delong(labels, folds_a: Sequence[Fold], folds_b: Sequence[Fold], *, clust
     else:
         z = diff / se
         p_value = math.erfc(abs(z) / math.sqrt(2.0))
-    w = cluster_weights(y, clusters, n_resamples, seed)
+    w = cluster_weights(y, clusters, n_resamples, seed, stratified=True)  # a difference of AUROCs: class-conditional
     boot = np.zeros(n_resamples)
     rep_pairs: dict[int, list[tuple[Fold, Fold]]] = {}
     for a, b in pairs:
@@ -73,4 +75,4 @@ def cv_delong(labels, folds_a: Sequence[Fold], folds_b: Sequence[Fold], *, clust
     lo, hi, undefined = percentile_interval(boot, alpha)
     return {"auroc_difference": diff, "se": se, "z": z, "p_value": p_value, "method": CV_DELONG_METHOD,
             "ci": [None if math.isnan(lo) else lo, None if math.isnan(hi) else hi],
-            "ci_method": "cluster bootstrap of the difference (percentile)", "undefined_resamples": undefined}
+            "ci_method": CV_DIFF_CI_METHOD, "undefined_resamples": undefined}
