@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from attrs import define, field
 
 from clinpred.core.atomic import write_bytes, write_text
@@ -45,13 +46,10 @@ def _num(x: float | None, digits: int = 3) -> str:
 
 
 def ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
-    """'0.712 [0.650, 0.770]', or '-' when undefined."""
-    if not metric or metric.get("value") is None:
-        return "-"
-    lo, hi = metric.get("ci") or (None, None)
-    if lo is None or hi is None:
-        return _num(metric["value"], digits)
-    return f"{metric['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    """'0.712 [0.650, 0.770]', '2.31 [0.64, inf)' for an open-ended interval, or '-' when undefined."""
+    from clinpred.core.evaluation.intervals import format_interval
+
+    return format_interval(metric, digits)
 
 
 def _p(p: float | None) -> str:
@@ -103,11 +101,24 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+#: how the intervals were made, shared by every protocol's caption
+_CI_NOTE = ("stratified by outcome for AUROC, sensitivity and specificity, unstratified for calibration, Brier and "
+            "the other metrics that depend on the event rate; exact intervals at 0 or 1; '[a, inf)': resamples "
+            "where the calibration slope is infinite (separation) count in the tail")
+
+
 def _caption(metrics: dict[str, Any]) -> str:
-    if metrics.get("protocol", "holdout") == "holdout":
-        return "Test predictions; 95% CIs from a stratified bootstrap; best AUROC first."
+    protocol = metrics.get("protocol", "holdout")
+    if protocol == "holdout":
+        return f"Test predictions; 95% percentile bootstrap CIs ({_CI_NOTE}); best AUROC first."
+    if protocol == "internal-external":
+        return ("Internal-external validation: each site predicted by a model trained on the other sites; AUROC and "
+                "AUPRC are the mean of the site values, the other metrics come from all sites' predictions. 95% CIs "
+                f"from a patient-level cluster bootstrap ({_CI_NOTE}): they reflect the sampling of patients within "
+                "these sites only, not the spread between sites (see the table by site), so they do not describe "
+                "performance at a new site; best AUROC first.")
     return ("Repeated cross-validation: each patient counted once per repeat, estimates averaged over repeats; "
-            "95% CIs from a patient-level cluster bootstrap; best AUROC first.")
+            f"95% CIs from a patient-level cluster bootstrap ({_CI_NOTE}); best AUROC first.")
 
 
 def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
@@ -118,17 +129,27 @@ def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[A
         model = outputs.get(name)
         if m.get("status") != "done" or model is None:
             continue
-        rows = [(y, p) for y, p in zip(model.labels, model.p_yes) if y is not None and p is not None]
+        folds = model.folds or [None] * model.n
+        rows = [(y, p, f) for y, p, f in zip(model.labels, model.p_yes, folds) if y is not None and p is not None]
         if not rows:
             continue
         k = m["metrics"]
-        labels, p = zip(*rows)
+        labels, p, fold = zip(*rows)
         counts = tuple(int(k[c]) for c in ("tp", "fp", "tn", "fn")) if all(c in k for c in ("tp", "fp", "tn", "fn")) else None
         out.append(Curve(name, labels, p, auroc=(k.get("auroc") or {}).get("value"),
                          slope=(k.get("calibration_slope") or {}).get("value"),
                          intercept=(k.get("calibration_intercept") or {}).get("value"),
-                         counts=counts, threshold=m.get("threshold")))
+                         counts=counts, threshold=m.get("threshold"),
+                         folds=None if model.folds is None else np.asarray(fold, dtype=object)))
     return out
+
+
+def _roc_caption(metrics: dict[str, Any]) -> str:
+    if metrics.get("protocol", "holdout") == "holdout":
+        return "ROC curves of the test predictions."
+    return ("ROC curves: for each model the vertical average of its splits' curves (mean sensitivity at each "
+            "false-positive rate; Fawcett 2006), whose area is the fold-mean AUROC shown in the legend and the table. "
+            "A curve of the pooled predictions would mix differently fitted models and have another area.")
 
 
 def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
@@ -140,7 +161,7 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
         return [Paragraph("No completed model with predictions: no figures.")]
     blocks: list[Block] = [
         Heading("Discrimination"),
-        Figure("roc", plots.roc_png(curves), "ROC curves of the pooled test predictions."),
+        Figure("roc", plots.roc_png(curves), _roc_caption(metrics)),
         Heading("Calibration"),
         Figure("calibration", plots.calibration_png(curves),
                "Observed event rate against mean predicted P(yes) in quantile bins (marker size ~ patients); "
