@@ -3,7 +3,7 @@
 The observed risk at each predicted risk is estimated by a logistic regression of the outcome
 on a restricted cubic spline of ``logit(p)`` (Harrell, Regression Modeling Strategies, 2015,
 sec. 2.4.5: 4 knots at the 5th, 35th, 65th and 95th percentiles; linear beyond the outer
-knots), the spline alternative to loess that Austin & Steyerberg (Stat Med 2019;38:4051-4065)
+knots; fewer knots when the scores take few values, see :func:`knots_for`), the spline alternative to loess that Austin & Steyerberg (Stat Med 2019;38:4051-4065)
 and Van Calster et al. (J Clin Epidemiol 2016) describe and R's ``pmcalibration`` implements.
 With ``q_i`` the smoothed observed risk of patient ``i``: ICI = mean |q_i - p_i|, E50 = median,
 E90 = 90th percentile (both R's default type-7 quantile, as ``quantile()`` in Austin &
@@ -22,6 +22,7 @@ import numpy as np
 from clinpred.core.evaluation.calibration import logit_clipped
 
 KNOT_QUANTILES = (0.05, 0.35, 0.65, 0.95)
+FALLBACK_KNOT_QUANTILES = (0.10, 0.50, 0.90)
 GRID = 50
 METHOD = ("logistic regression on a restricted cubic spline of logit(p), 4 knots "
           "(Austin & Steyerberg 2019); E50 and E90 are type-7 quantiles (R's default); percentile CIs and band "
@@ -44,9 +45,16 @@ def rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
 
 
 def knots_for(lp: np.ndarray) -> np.ndarray | None:
-    """The 4 knots, or None when ``logit(p)`` has too few distinct values for a spline."""
-    knots = np.unique(np.quantile(lp, KNOT_QUANTILES))
-    return knots if knots.size == len(KNOT_QUANTILES) else None
+    """The 4 knots; where ``logit(p)`` has too few distinct values for them, 3 knots at the 10th,
+    50th and 90th percentiles (Harrell's choice for 3), else the two extremes (no spline term: a
+    logistic recalibration line, which reproduces the event rate of each of two score values);
+    None when ``logit(p)`` is constant."""
+    for quantiles in (KNOT_QUANTILES, FALLBACK_KNOT_QUANTILES):
+        knots = np.unique(np.quantile(lp, quantiles))
+        if knots.size == len(quantiles):
+            return knots
+    knots = np.unique([lp.min(), lp.max()])
+    return knots if knots.size == 2 else None
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 100) -> np.ndarray | None:

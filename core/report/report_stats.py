@@ -87,8 +87,8 @@ def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
               caption="Absolute differences between predicted and spline-smoothed observed risk (Austin & Steyerberg, "
                       "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile (type-7 quantiles, R's "
                       "default), Emax maximum; scaled Brier "
-                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: the model's "
-                      "scores do not vary (the majority baseline)."),
+                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: no smooth fit exists "
+                      "(scores that do not vary, as the majority baseline's, or that separate the classes)."),
     ]
     if curves:
         from clinpred.core.report.plots_calibration import smooth_calibration_png

@@ -78,3 +78,17 @@ def test_weighted_type7_quantile_equals_the_expanded_sample():
         c = rng.integers(1, 4, 15).astype(float)
         expanded = np.repeat(v, c.astype(int))
         assert weighted_quantile7(v, c, (0.5, 0.9)) == pytest.approx(list(np.quantile(expanded, [0.5, 0.9])), abs=1e-12)
+
+
+def test_scores_with_two_values_still_get_ici_e50_e90():
+    """Two distinct scores: the recalibration line reproduces each score's event rate, so the errors
+    are |event rate of the group - score| (counted here by hand)."""
+    rng = np.random.default_rng(9)
+    y = (rng.random(300) < 0.3).astype(float)
+    p = np.where(rng.random(300) < 0.4, 0.15, 0.55)
+    res = smooth_calibration(y, p, np.ones((1, 300)))
+    err = np.array([abs(y[p == v].mean() - v) for v in p])
+    assert res["ici"]["value"] == pytest.approx(err.mean(), abs=1e-6)
+    assert res["e90"]["value"] == pytest.approx(np.quantile(err, 0.9), abs=1e-6)
+    three = np.where(rng.random(300) < 0.3, 0.1, np.where(rng.random(300) < 0.5, 0.3, 0.6))
+    assert smooth_calibration(y, three, np.ones((1, 300))) is not None

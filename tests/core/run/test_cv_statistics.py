@@ -139,6 +139,9 @@ def test_internal_external_validation_by_country(tmp_path: Path) -> None:
     title, blocks = build_report(out)
     text = to_markdown(blocks, title, "f")
     assert "Internal-external validation: by site" in text and "internal-external cross-validation" in text
+    # its own caption: the CIs cover patient sampling within these sites, not the spread between them
+    assert "not the spread between sites" in text and "Repeated cross-validation" not in text
+    assert "vertical average of its splits' curves" in text  # the ROC curve whose area is the site-mean AUROC
 
 
 def test_internal_external_without_site_column_is_one_line(tmp_path: Path) -> None:
