@@ -23,10 +23,16 @@ At a boundary (a proportion at 0 or 1, an AUROC of 1) the interval is the exact 
 ``IC_i = (F0(s_i) - AUC_f) / pi1`` for a positive and ``(1 - F1(s_i) - AUC_f) / pi0`` for a
 negative (``F0``, ``F1``: share of the fold's negatives below / positives above the score, ties
 counting one half; ``pi1``, ``pi0``: class shares of the whole data), ``var = mean_f mean_i
-IC_i^2 / n`` (ICs summed within a group before squaring, as ``ci.pooled.cvAUC``). Over repeats
+IC_i^2 / n`` (ICs summed within a group before squaring, as ``ci.pooled.cvAUC``), with one
+small-sample correction: within a fold, the squared ICs of each class are scaled by
+``m_f / (m_f - 1)`` (``m_f``: the fold's patients of that class; groups: ``G_f / (G_f - 1)``), so a
+fold's variance is DeLong's with the unbiased (n - 1) variance of the placements instead of the
+first-order one, which folds of 60 patients (~20 events) underestimate by about 4%. Over repeats
 the standard errors are averaged, which can only overstate the standard error of the averaged
 estimate (the SD of a mean is at most the mean of the SDs), so the interval never undercovers
-because of the repeats.
+because of the repeats. The cluster-bootstrap interval of the AUROC is widened about the estimate
+to that standard error where its spread is smaller (the bootstrap of a rank statistic shares the
+first-order variance's small-sample bias).
 
 A model whose scores are constant within every fold (the majority baseline) has AUROC exactly
 0.5 and no calibration slope.
@@ -54,7 +60,10 @@ CV_GROUP_CI_METHOD = "group-level cluster bootstrap (percentile), statistic per 
 CV_STRATIFIED_METHOD = ("patient-level cluster bootstrap stratified by outcome (percentile), statistic per repeat "
                         "then averaged")
 CV_PATIENT_METHOD = "patient-level cluster bootstrap, unstratified (percentile), statistic per repeat then averaged"
-IC_CI_METHOD = "influence curve of the cross-validated AUC (LeDell et al. 2015), SE averaged over repeats"
+IC_CI_METHOD = ("influence curve of the cross-validated AUC (LeDell et al. 2015), each class's variance per fold "
+                "with the n/(n - 1) small-sample factor, SE averaged over repeats")
+#: added to the AUROC's ``ci_method`` when the bootstrap interval was widened to the IC's standard error
+WIDENED_NOTE = "; widened about the estimate to the influence-curve standard error (small folds)"
 #: metrics computed per fold and averaged over folds
 FOLD_METRICS = ("auroc", "auprc")
 _CHUNK_CELLS = 2_000_000
@@ -162,6 +171,27 @@ def fold_influence(y: np.ndarray, p: np.ndarray, pi1: float, pi0: float) -> tupl
     return auc, ic
 
 
+def _small_sample_factor(y: np.ndarray) -> np.ndarray:
+    """Per patient: ``m / (m - 1)`` for the fold's ``m`` patients of its class (1 for a class of one)."""
+    m = np.array([float((y == 0).sum()), float((y == 1).sum())])
+    factor = np.divide(m, m - 1.0, out=np.ones(2), where=m > 1)
+    return factor[y.astype(int)]
+
+
+def widen_to(values: np.ndarray, value: float, lo: float, hi: float, se: float) -> tuple[float, float, bool]:
+    """``(lo, hi, widened)``: the percentile interval scaled about ``value`` so that the spread of the
+    resamples (their SD) is at least ``se``; unchanged where it already is, or without finite ends."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2 or not all(math.isfinite(x) for x in (value, lo, hi, se)):
+        return lo, hi, False
+    sd = float(np.std(v, ddof=1))
+    if sd <= 0.0 or se <= sd:
+        return lo, hi, False
+    c = se / sd
+    return value - c * (value - lo), value + c * (hi - value), True
+
+
 def influence_curve_ci(labels: np.ndarray, folds: Sequence[Fold], clusters: np.ndarray | None = None,
                        alpha: float = 0.05) -> dict[str, float]:
     """The cvAUC influence-curve interval: ``{"value", "se", "lo", "hi"}`` (truncated to [0, 1])."""
@@ -175,15 +205,17 @@ def influence_curve_ci(labels: np.ndarray, folds: Sequence[Fold], clusters: np.n
         aucs, sq = [], []
         n_units = 0
         for f in rep_folds:
-            auc, ic = fold_influence(y[f.index], f.p, pi1, pi0)
+            yf = y[f.index]
+            auc, ic = fold_influence(yf, f.p, pi1, pi0)
             aucs.append(auc)
             if clusters is None:
-                sq.append(np.mean(ic**2))
+                sq.append(np.mean(_small_sample_factor(yf) * ic**2))
             else:
                 cl = np.asarray(clusters)[f.index]
                 codes, inv = np.unique(cl, return_inverse=True)
                 taubar = f.index.size / codes.size
-                sq.append(np.mean((np.bincount(inv, weights=ic) / taubar) ** 2))
+                g = codes.size
+                sq.append(np.mean((np.bincount(inv, weights=ic) / taubar) ** 2) * (g / (g - 1) if g > 1 else 1.0))
         n_units = np.unique(np.concatenate([f.index for f in rep_folds])).size if clusters is None else \
             np.unique(np.asarray(clusters)[np.concatenate([f.index for f in rep_folds])]).size
         values.append(float(np.mean(aucs)))
@@ -243,6 +275,12 @@ def cv_summarize(labels, folds: Sequence[Fold], *, clusters: np.ndarray | None =
         out[name] = interval_entry(value, lo, hi, method, undefined)
     out["calibration_slope"]["separated_resamples"] = int(np.isinf(boot["calibration_slope"]).sum())
     ic = influence_curve_ci(y.astype(int), folds, clusters, alpha)
+    auroc = out["auroc"]
+    if auroc["value"] is not None and None not in auroc["ci"] and "bootstrap" in auroc["ci_method"]:
+        lo, hi, widened = widen_to(boot["auroc"], auroc["value"], *auroc["ci"], ic["se"])
+        if widened:
+            auroc["ci"] = [max(0.0, lo), min(1.0, hi)]
+            auroc["ci_method"] += WIDENED_NOTE
     out["auroc"]["ci_influence_curve"] = [_json(ic["lo"]), _json(ic["hi"])]
     out["auroc"]["se_influence_curve"] = _json(ic["se"])
     out["auroc"]["ci_influence_curve_method"] = IC_CI_METHOD

@@ -87,7 +87,10 @@ def test_tripod_calibration_items_in_metrics(cv_run: dict) -> None:
     sc = lasso["smooth_calibration"]
     assert 0 <= sc["ici"]["value"] <= sc["emax"]["value"] and sc["ici"]["ci"][0] is not None
     assert len(sc["curve"]["p"]) == 50
-    assert cv_run["models"]["majority"]["smooth_calibration"] is None
+    # the majority model's CV scores are its folds' training prevalences (a few distinct values): a
+    # recalibration line exists (fewer knots) and shows it calibrated in the large
+    majority = cv_run["models"]["majority"]["smooth_calibration"]
+    assert majority is not None and majority["ici"]["value"] < 0.05
     assert lasso["metrics"]["scaled_brier"]["value"] is not None
 
 
