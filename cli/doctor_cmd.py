@@ -56,6 +56,7 @@ def doctor_report(registry: Any) -> dict[str, Any]:
             "failed": failed,
             "blocked": [{"name": i.name, "reason": i.error} for i in infos if i.status == "blocked"],
             "families": [spec.name for spec in registry.families()],
+            "models": [adapter.name for adapter in registry.model_adapters()],
         },
         "hints": hints,
     }
@@ -96,7 +97,8 @@ def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
         ["cached models", ", ".join(f"{m['name']} ({human_size(m['size_bytes'])})" for m in cache_info["models"])
          or "none (`clinpred models pull smollm2-135m-instruct`)"],
         ["plugins", f"{len(plugins['loaded'])} loaded, {len(plugins['failed'])} failed, "
-                    f"{len(plugins['blocked'])} blocked; families: {', '.join(plugins['families'])}"],
+                    f"{len(plugins['blocked'])} blocked; families: {', '.join(plugins['families'])}; "
+                    f"models: {', '.join(plugins['models'])}"],
     ]
     print_table("clinpred doctor", ["check", "status"], rows)
     if "workers" in report:

@@ -19,6 +19,7 @@ from clinpred.core.errors import ClinpredError
 #: command name -> "module:attribute" of a click command, imported lazily.
 COMMANDS: dict[str, str] = {
     "baselines": "clinpred.cli.baselines_cmd:baselines",
+    "compare": "clinpred.cli.compare_cmd:compare",
     "data": "clinpred.cli.data_cmd:data",
     "diagnose": "clinpred.cli.diagnose_cmd:diagnose",
     "doctor": "clinpred.cli.doctor_cmd:doctor",

@@ -155,3 +155,12 @@ def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
     path = _run_with_progress(app(ctx).verbosity < 0,
                               lambda cb: import_gguf(file, name, spec.name, cb, formats=formats))
     click.echo(f"{name} ({spec.name}): {path}")
+
+
+def _add_adapters() -> None:
+    from clinpred.cli.adapters_cmd import adapters
+
+    models.add_command(adapters)
+
+
+_add_adapters()

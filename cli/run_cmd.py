@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
-import attrs
 import click
 
 from clinpred.cli.bounded import BoundedInt
@@ -18,68 +14,20 @@ from clinpred.cli.output import print_table
 from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_rows
 
 
-def schema_for(config: Any, data: str | None) -> Any:
-    """The dataset schema of ``config`` (or the bundled one), pointed at ``data`` if given."""
-    from clinpred.core.data.schema import default_schema, parse_dataset_schema
-
-    if config.dataset:
-        schema = parse_dataset_schema(config.dataset, where=f"{config.source} [dataset]", base_dir=config.base_dir)
-    else:
-        schema = default_schema()
-    return schema.with_path(Path(data).expanduser().resolve()) if data else schema
-
-
-def load_plan_model(plan: Any) -> Any:
-    """Load the model of a plan (importable by name: workers of other executors call it)."""
-    from clinpred.core.weights.model_source import resolve_source
-    from clinpred.core.weights.loading import load_model
-
-    source = resolve_source(plan.model_id, [plan.catalog] if plan.catalog else [])
-    return load_model(source, precision=plan.hyperparameters.get("precision", "auto"))
-
-
-def _model_loader(verbosity: int):
-    return load_plan_model
-
-
-def _preflight(plans: list[Any]) -> None:
-    """Bad model paths are bad input (exit 2) before anything is written."""
-    from clinpred.core.weights.loading import check_source
-
-    for plan in plans:
-        if plan.catalog is None and not plan.unavailable:
-            check_source(plan.model_id)
-
-
-def _searched(config: Any, plans: list[Any], enable: bool, trials: int | None) -> dict[str, Any]:
-    """model name -> SearchConfig for the models whose hyperparameters are searched."""
-    from clinpred.core.errors import UserError
-
-    settings = config.search
-    if settings is None:
-        return {}
-    settings = settings.with_command_line(enable=enable, trials=trials)
-    out = {p.name: settings.for_model(p.name) for p in plans if not p.unavailable and settings.for_model(p.name).enabled}
-    if trials is not None and not out:
-        raise UserError("--trials sets the number of search trials; add --search (and select an LLM)")
-    if out:
-        from clinpred.core.llm.search import require_optuna
-
-        require_optuna()
-    return out
-
-
 @click.command()
 @click.option("--family", "families", multiple=True, metavar="F", help="Run the configured models of family F (repeatable).")
 @click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
               help="A configured name, a catalog name, or a hub id / local path (repeatable).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
-@click.option("--data", type=click.Path(dir_okay=False), help="A CSV/TSV/Parquet/Excel file following the dataset schema (default: the synthetic cohort).")
+@click.option("--data", type=click.Path(dir_okay=False), help="A data file following the dataset schema: CSV/TSV, Parquet, Excel, SPSS/Stata/SAS (default: the synthetic cohort).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
 @click.option("--cv", type=BoundedInt(B.CV_FOLDS), help="Repeated stratified k-fold with K folds instead of the 80/10/10 hold-out.")
 @click.option("--repeats", type=BoundedInt(B.CV_REPEATS), help="Repeats of the k-fold cross-validation.")
 @click.option("--seed", type=BoundedInt(B.SEED), help="Seed for splits, sampling and training.")
 @click.option("--iters", type=BoundedInt(B.NUM_ITERS), help="Training iterations for every LLM (overrides the config).")
+@click.option("--baseline", "baseline_names", multiple=True, metavar="NAME",
+              help="A classical model to run (repeatable; default: the config's [run] baselines). "
+                   "See `clinpred models adapters`.")
 @click.option("--baselines-only", is_flag=True, help="Only the classical baselines.")
 @click.option("--no-baselines", is_flag=True, help="Only the LLMs.")
 @click.option("--generate/--no-generate", default=None, help="Also generate answers and parse them (default: config).")
@@ -98,70 +46,41 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
         data: str | None, out: str | None, cv: int | None, repeats: int | None, seed: int | None,
         iters: int | None, baselines_only: bool, no_baselines: bool, generate: bool | None,
         store_prompts: bool | None, resume: bool, executor: str | None, jobs: int | None,
-        address: str | None, search: bool = False, trials: int | None = None) -> None:
+        address: str | None, search: bool = False, trials: int | None = None,
+        baseline_names: tuple[str, ...] = ()) -> None:
     """Fine-tune and evaluate LLMs against classical baselines, with honest statistics.
 
     With no options: the synthetic retained-placenta cohort, the embedded default model
     (SmolLM2-135M-Instruct, fetched once from PyPI) and four baselines.
     """
-    from clinpred.core.run.config import load_config
-    from clinpred.core.errors import UserError
-    from clinpred.core.run.plan import select_models, validate_config_families
-    from clinpred.core.run.runner import Runner, RunRequest
+    from clinpred.core.run.assemble import RunChoices, build_executor, build_request, worker_ref
+    from clinpred.core.run.config_dataset import load_config_file
+    from clinpred.core.run.runner import Runner
 
-    if baselines_only and no_baselines:
-        raise UserError("--baselines-only and --no-baselines exclude each other; give one")
-    if resume and not out:
-        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     state = app(ctx)
-    config = load_config(config_path)
     registry = state.registry
-    validate_config_families(config, registry)
-
-    ev = config.evaluation
-    changes: dict[str, Any] = {}
-    if cv is not None:
-        changes.update(protocol="cv", cv_folds=cv)
-    if repeats is not None:
-        changes.update(cv_repeats=repeats, protocol="cv")
-    if seed is not None:
-        changes["seed"] = seed
-    if generate is not None:
-        changes["generate"] = generate
-    if store_prompts is not None:
-        changes["store_prompts"] = store_prompts
-    ev = attrs.evolve(ev, **changes)
-
-    plans = [] if baselines_only else select_models(
-        config, registry, models=models, family_names=families, overrides={"num_iters": iters} if iters else {}
-    )
-    _preflight(plans)
-    searched = _searched(config, plans, search, trials)
-    baselines = () if no_baselines else config.baselines
-    if not plans and not baselines:
-        raise UserError("nothing to run: no model selected and baselines are off")
-    out_dir = Path(out) if out else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
-    request = RunRequest(
-        out=out_dir, plans=plans, baselines=baselines, evaluation=ev, schema=schema_for(config, data),
-        config_source=str(Path(config_path).resolve()) if config_path else config.source,
-        resume=resume, command=["clinpred", *state.argv], search=searched,
-    )
-    from clinpred.cli.executor_choice import make_executor
-
-    unit_executor = make_executor(config, state, executor=executor, jobs=jobs, address=address)
+    choices = RunChoices(config=config_path, data=data, out=out, families=families, models=models,
+                         baselines=baseline_names or None, baselines_only=baselines_only, no_baselines=no_baselines,
+                         cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate,
+                         store_prompts=store_prompts, resume=resume, search=search, trials=trials,
+                         executor=executor, jobs=jobs, address=address, command=("clinpred", *state.argv))
+    config = load_config_file(config_path, models=registry)
+    request = build_request(choices, registry, config)
+    unit_executor = build_executor(config, choices, worker_ref(state.plugin_paths, state.strict_plugins))
     console = RunConsole(state.verbosity, parallel=unit_executor is not None)
     try:
-        summary = Runner(request, registry, console, _model_loader(state.verbosity), executor=unit_executor).run()
+        summary = Runner(request, registry, console, executor=unit_executor).run()
     except KeyboardInterrupt:
         console.close()
         again = shlex.join(["clinpred", *[a for a in state.argv if a != "--resume"], "--resume"])
         if not out:
-            again += f" --out {shlex.quote(str(out_dir))}"
-        click.echo(f"Interrupted. Completed units are saved in {out_dir}; continue with:\n  {again}", err=True)
+            again += f" --out {shlex.quote(str(request.out))}"
+        click.echo(f"Interrupted. Completed units are saved in {request.out}; continue with:\n  {again}", err=True)
         sys.exit(130)
     finally:
         console.close()
 
+    ev = request.evaluation
     print_table(f"Comparison ({ev.protocol}, threshold by {ev.threshold} on validation data)",
                 COMPARISON_COLUMNS, comparison_rows(summary.metrics))
     for warning in summary.metrics.get("warnings", []):

@@ -32,6 +32,10 @@ class UnknownFamilyError(UserError):
     """A family name or alias that no loaded plugin registered."""
 
 
+class UnknownModelError(UserError):
+    """A model adapter name (a baseline, ``method``) that no loaded plugin registered."""
+
+
 class FamilyUnavailableError(ClinpredError):
     """A known family whose plugin failed to load or is blocked: only its models fail."""
 

@@ -149,6 +149,7 @@ _DATASET_KEYS = (
     "path", "id_column", "target_column", "positive_values", "negative_values",
     "missing_values", "features", "task", "schema", "group_column", "subgroups", "site_column",
 )  # fmt: skip
+_CONFIG_TABLES = ("run", "evaluation", "models", "execution", "search")
 _FEATURE_KEYS = ("name", "display", "unit", "kind", "value_labels", "decimals", "missing_values")
 _TASK_KEYS = ("question", "positive", "negative", "system", "style", "missing", "missing_text", "intro")
 
@@ -309,6 +310,9 @@ def schema_from_file(path: str | Path, *, _seen: frozenset[Path] = frozenset()) 
     data = read_toml(path)
     if "dataset" in data:
         table, where = data["dataset"], f"{path}: [dataset]"
+    elif any(k in data for k in _CONFIG_TABLES):
+        raise ConfigError(f"{path}: is a run config with no [dataset] table, not a dataset schema; give a dataset "
+                          "schema file (`clinpred data init DATA -o schema.toml` drafts one)")
     else:
         table, where = data, f"{path}"
     return parse_dataset_schema(table, where=where, base_dir=key.parent, _seen=_seen | {key})

@@ -21,7 +21,7 @@ counts and metrics only.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -145,12 +145,13 @@ def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def collapsed_answers(results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str]) -> list[dict[str, str]]:
+def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Models whose parsed generated answers (LLMs that generated) are >= 95% one class (:data:`COLLAPSE_SHARE`)."""
     out = []
     for name, units in results.items():
-        if kinds.get(name) != "llm" or not units:
+        if not units or not all(u.test.has_answers for u in units.values()):
             continue
-        parsed = [int(v) for u in units.values() for v in (u.get("test", {}).get("parsed") or []) if v is not None]
+        parsed = [int(v) for u in units.values() for v in u.test.parsed if v is not None]
         share = majority_share(parsed)
         if len(parsed) >= 2 and share >= COLLAPSE_SHARE:
             positive = sum(parsed) * 2 >= len(parsed)
@@ -183,7 +184,7 @@ def unmatched_value_labels(dataset: Any) -> list[dict[str, str]]:
 
 
 def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dict[str, Any],
-                 results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str]) -> list[dict[str, str]]:
+                 results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     """Every warning of a finished run, in a stable order."""
     return [
         *small_test_part(dataset, splits, protocol),
@@ -191,5 +192,5 @@ def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dic
         *possible_outcome_leak(dataset, splits),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),
-        *collapsed_answers(results, kinds),
+        *collapsed_answers(results),
     ]

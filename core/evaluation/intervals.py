@@ -127,12 +127,15 @@ def boundary_interval(name: str, value: float, lo: float, hi: float, *, proporti
     return math.nan, math.nan, NOT_ESTIMABLE
 
 
-def _number(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
+def _number(x: Any) -> float | None:
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    return float(x) if ok else None
 
 
-def _infinity(x: float) -> str | None:
-    return None if x is None or not math.isinf(x) else ("+inf" if x > 0 else "-inf")
+def _infinity(x: Any) -> str | None:
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isinf(x):
+        return None
+    return "+inf" if x > 0 else "-inf"
 
 
 def interval_entry(value: float, lo: float, hi: float, method: str, undefined: int) -> dict[str, Any]:
@@ -154,14 +157,17 @@ def format_interval(entry: dict[str, Any] | None, digits: int = 3) -> str:
     when there is no interval, or ``'-'`` when the statistic is undefined."""
     if not entry:
         return "-"
-    infinite = entry.get("value_infinite")
-    if entry.get("value") is None and not infinite:
+    value = entry.get("value")
+    infinite = entry.get("value_infinite") or _infinity(value)
+    if not infinite and _number(value) is None:
         return "-"
-    text = ("inf" if infinite == "+inf" else "-inf") if infinite else f"{entry['value']:.{digits}f}"
-    lo, hi = (entry.get("ci") or [None, None])[:2]
+    text = ("inf" if infinite == "+inf" else "-inf") if infinite else f"{value:.{digits}f}"
+    lo, hi = (list(entry.get("ci") or []) + [None, None])[:2]
     open_end = entry.get("ci_unbounded")
-    left = "(-inf" if open_end in ("lower", "both") else (None if lo is None else f"[{lo:.{digits}f}")
-    right = "inf)" if open_end in ("upper", "both") else (None if hi is None else f"{hi:.{digits}f}]")
+    lo_open = open_end in ("lower", "both") or _infinity(lo) == "-inf"
+    hi_open = open_end in ("upper", "both") or _infinity(hi) == "+inf"
+    left = "(-inf" if lo_open else (None if _number(lo) is None else f"[{lo:.{digits}f}")
+    right = "inf)" if hi_open else (None if _number(hi) is None else f"{hi:.{digits}f}]")
     if left is None or right is None:
         return text
     return f"{text} {left}, {right}"

@@ -11,7 +11,7 @@ Levels with fewer than 5 patients of either class get no estimate.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -55,14 +55,13 @@ def level_metrics(labels: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def subgroup_metrics(dataset: Any, units: dict[str, dict[str, Any]], columns: tuple[str, ...], repeats: dict[str, int] | None,
+def subgroup_metrics(dataset: Any, units: Mapping[str, Any], columns: tuple[str, ...], repeats: dict[str, int] | None,
                      *, n_resamples: int, seed: int) -> dict[str, Any]:
     """``{column: {"levels": {level: {...}}, "auroc_spread": max - min}}`` for one model."""
     by_repeat: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for name, unit in units.items():
         r = 0 if repeats is None else repeats[name]
-        by_repeat.setdefault(r, []).append((np.asarray(unit["test"]["index"], dtype=int),
-                                            np.asarray(unit["test"]["p"], dtype=float)))
+        by_repeat.setdefault(r, []).append((unit.test.index, unit.test.p))
     rows = [(np.concatenate([i for i, _ in parts]), np.concatenate([p for _, p in parts])) for parts in by_repeat.values()]
     tested = np.unique(np.concatenate([i for i, _ in rows]))
     out: dict[str, Any] = {}

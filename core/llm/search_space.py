@@ -13,10 +13,10 @@ from typing import Any
 
 from attrs import define, field
 
-#: hyperparameters a search may vary (model_configs.toml keys)
-SEARCHABLE = ("learning_rate", "lora_rank", "lora_alpha", "lora_layers", "lora_dropout",
-              "num_iters", "epochs", "weight_decay", "warmup")
-INTEGER = ("lora_rank", "lora_layers", "num_iters")
+# the hyperparameters a search may vary (model_configs.toml keys) and the integer ones come from
+# the LoRA hyperparameters' declaration
+from clinpred.core.llm.lora_params import INTEGER, SEARCHABLE
+
 #: searched on a log scale unless the range says otherwise
 LOG_BY_DEFAULT = ("learning_rate",)
 SAMPLERS = ("tpe", "random", "grid")

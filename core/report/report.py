@@ -29,6 +29,8 @@ from clinpred.core.report.report_stats import (
 )
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
 from clinpred.core.report.report_search import search_blocks
+from clinpred.core.report.model_table import caption, model_table, ordered_models
+from clinpred.core.report.tables import display_parts
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
 FIGURE_DIR = "report_files"
@@ -45,53 +47,15 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
-    """'0.712 [0.650, 0.770]', '2.31 [0.64, inf)' for an open-ended interval, or '-' when undefined."""
-    from clinpred.core.evaluation.intervals import format_interval
-
-    return format_interval(metric, digits)
-
-
-def _p(p: float | None) -> str:
-    if p is None or not math.isfinite(p):
-        return "-"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _ordered(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    def key(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
-        value = ((item[1].get("metrics") or {}).get("auroc") or {}).get("value")
-        return (0 if item[1].get("status") == "done" else 1, -(value if value is not None else -1.0))
-
-    return sorted(metrics.get("models", {}).items(), key=key)
-
-
 def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
-    """Discrimination / calibration, and classification at the chosen threshold (with CIs)."""
-    done = [(n, m) for n, m in _ordered(metrics) if m.get("status") == "done"]
-    disc, clf = [], []
-    for name, m in done:
-        k = m["metrics"]
-        d = m.get("delong_vs_best_baseline") or {}
-        delong = f"{d['auroc_difference']:+.3f} (p {_p(d.get('p_value'))})" if d.get("auroc_difference") is not None else (
-            "reference" if name == metrics.get("best_baseline") else "-")
-        disc.append([name, m.get("kind", "-"), str(m.get("n")), str(m.get("events")), ci(k.get("auroc")),
-                     ci(k.get("auprc")), ci(k.get("brier")), ci(k.get("calibration_slope"), 2),
-                     ci(k.get("calibration_intercept"), 2), delong])
-        clf.append([name, _num(m.get("threshold")), ci(k.get("accuracy")), ci(k.get("recall")), ci(k.get("specificity")),
-                    ci(k.get("precision")), ci(k.get("f1")), ci(k.get("balanced_accuracy")), ci(k.get("mcc")),
-                    _num((k.get("balance_gap") or {}).get("value"))])
-    best = metrics.get("best_baseline")
-    blocks: list[Block] = [
-        Heading("Model comparison"),
-        Table(["model", "kind", "n", "events", "AUROC [95% CI]", "AUPRC", "Brier", "calibration slope",
-               "calibration intercept", f"ΔAUROC vs {best or 'best baseline'} (DeLong p)"], disc,
-              caption=_caption(metrics)),
-        Table(["model", "threshold", "accuracy", "sensitivity (recall)", "specificity", "precision", "F1",
-               "balanced accuracy", "MCC", "balance gap"], clf,
-              caption="At the threshold chosen on validation data (the mean over splits is shown; each split uses its own)."),
-    ]
-    failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in _ordered(metrics) if m.get("status") != "done"]
+    """Discrimination / calibration, and classification at the chosen threshold (with CIs): the two
+    display parts of :func:`model_table`, the same numbers ``clinpred report --format`` prints."""
+    parts = display_parts(model_table(metrics))
+    captions = (caption(metrics),
+                "At the threshold chosen on validation data (the mean over splits is shown; each split uses its own).")
+    blocks: list[Block] = [Heading("Model comparison"),
+                           *(Table(headers, rows, caption=text) for (_, headers, rows), text in zip(parts, captions))]
+    failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in ordered_models(metrics) if m.get("status") != "done"]
     if failed:
         blocks.append(Table(["model", "kind", "error"], failed, caption="Models that did not complete."))
     ceiling = metrics.get("bayes_optimal_auroc")
@@ -101,31 +65,11 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-#: how the intervals were made, shared by every protocol's caption
-_CI_NOTE = ("stratified by outcome for AUROC, sensitivity and specificity, unstratified for calibration, Brier and "
-            "the other metrics that depend on the event rate; exact intervals at 0 or 1; '[a, inf)': resamples "
-            "where the calibration slope is infinite (separation) count in the tail")
-
-
-def _caption(metrics: dict[str, Any]) -> str:
-    protocol = metrics.get("protocol", "holdout")
-    if protocol == "holdout":
-        return f"Test predictions; 95% percentile bootstrap CIs ({_CI_NOTE}); best AUROC first."
-    if protocol == "internal-external":
-        return ("Internal-external validation: each site predicted by a model trained on the other sites; AUROC and "
-                "AUPRC are the mean of the site values, the other metrics come from all sites' predictions. 95% CIs "
-                f"from a patient-level cluster bootstrap ({_CI_NOTE}): they reflect the sampling of patients within "
-                "these sites only, not the spread between sites (see the table by site), so they do not describe "
-                "performance at a new site; best AUROC first.")
-    return ("Repeated cross-validation: each patient counted once per repeat, estimates averaged over repeats; "
-            f"95% CIs from a patient-level cluster bootstrap ({_CI_NOTE}); best AUROC first.")
-
-
 def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
     from clinpred.core.report.plots import Curve
 
     out = []
-    for name, m in _ordered(metrics):
+    for name, m in ordered_models(metrics):
         model = outputs.get(name)
         if m.get("status") != "done" or model is None:
             continue
@@ -153,7 +97,7 @@ def _roc_caption(metrics: dict[str, Any]) -> str:
 
 
 def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
-                  units: dict[str, dict[str, dict[str, Any]]]) -> list[Block]:
+                  units: dict[str, dict[str, Any]]) -> list[Block]:
     from clinpred.core.report import plots
 
     curves = _curves(metrics, outputs)
@@ -173,9 +117,10 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
         Heading("Confusion matrices"),
         Figure("confusion", plots.confusion_png(curves), "Pooled test patients at each model's chosen threshold(s)."),
     ]
-    histories = [(f"{name}/{split}", u["training"].get("train_losses") or [], u["training"].get("evaluations") or [])
+    histories = [(f"{name}/{split}", u.detail("training").get("train_losses") or [],
+                  u.detail("training").get("evaluations") or [])
                  for name, per in units.items() for split, u in per.items()
-                 if u and isinstance(u.get("training"), dict) and u["training"].get("train_losses")]
+                 if u is not None and u.detail("training").get("train_losses")]
     if histories:
         blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories),
                                                    "Training loss per step; validation loss where evaluated.")]
@@ -224,12 +169,20 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model's completed unit outcomes by split (None for a split it did not complete)."""
+    from clinpred.core.evaluation.outcome import UnitOutcome
     from clinpred.core.run.rundir import RunDirectory
 
     rd = RunDirectory(run_dir)
     splits = list((run_info.get("splits") or {}).keys())
-    return {name: {s: rd.read_unit(name, s) for s in splits} for name in metrics.get("models", {})}
+
+    def outcome(name: str, split: str) -> Any:
+        saved = rd.read_unit(name, split)
+        if not saved or saved.get("status") != "done":
+            return None
+        return UnitOutcome.from_json(saved, where=str(rd.unit_file(name, split)))
+    return {name: {s: outcome(name, s) for s in splits} for name in metrics.get("models", {})}
 
 
 def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[Block]]:

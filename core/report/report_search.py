@@ -19,10 +19,10 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {_value(v)}" for k, v in params.items())
 
 
-def searched_units(units: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(model, split, search record) of every unit that ran a search."""
-    return [(name, split, u["search"]) for name, per in units.items() for split, u in per.items()
-            if isinstance(u, dict) and isinstance(u.get("search"), dict)]
+def searched_units(units: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(model, split, search record) of every unit (outcome) that ran a search."""
+    return [(name, split, u.detail("search")) for name, per in units.items() for split, u in per.items()
+            if u is not None and u.detail("search")]
 
 
 def curves_png(searches: Sequence[tuple[str, dict[str, Any]]]) -> bytes:

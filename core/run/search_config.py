@@ -35,8 +35,16 @@ from clinpred.core.errors import ConfigError
 from clinpred.core.llm.search_space import LOG_BY_DEFAULT, SEARCHABLE, ParamSpec, SearchConfig
 from clinpred.core.tomlfile import check_keys, expect_type
 
-#: validates {key: value} for ``where`` (config.check_hyperparameters; passed in to avoid an import cycle)
+#: validates {key: value} for ``where`` (the searched hyperparameters' own declaration by default)
 Checker = Callable[[Mapping[str, Any], str], Any]
+
+
+def check_lora(values: Mapping[str, Any], where: str) -> Any:
+    """Search bounds and choices follow the LoRA hyperparameters' rules (the search trains LoRA)."""
+    from clinpred.core.llm.lora_params import LoraParams
+    from clinpred.core.params import check_params
+
+    return check_params(LoraParams, values, where)
 SETTINGS = ("enabled", "n_trials", "sampler", "objective", "pruner", "pruner_startup_trials", "inner_val_fraction",
             "parallel_trials")
 #: what `clinpred run --search` explores when the config names no parameter
@@ -114,7 +122,7 @@ def _build(merged: Mapping[str, Any], where: str, check: Checker) -> SearchConfi
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def parse_search(data: Mapping[str, Any], source: str, check: Checker) -> SearchSettings:
+def parse_search(data: Mapping[str, Any], source: str, check: Checker = check_lora) -> SearchSettings:
     """The ``[search]`` table of a parsed config and the ``search`` sub-table of each ``[[models]]``;
     ``check`` validates hyperparameter values."""
     top = data.get("search", {})

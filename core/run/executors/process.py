@@ -46,9 +46,9 @@ def _init_worker(ref: WorkerRef, dataset: Any, events: Any, run_dir: str) -> Non
     from clinpred.core.weights.blas import activate
 
     activate()  # the same BLAS as the driver, before mlx is imported (same numbers)
-    hooks, load_model = ref.build()
+    registry = ref.build()
     node = f"{socket.gethostname()}:{os.getpid()}"
-    _WORKER["ctx"] = WorkContext(dataset, hooks, load_model, adapter_root=Path(run_dir), node=node)
+    _WORKER["ctx"] = WorkContext(dataset, registry, adapter_root=Path(run_dir), node=node)
     _WORKER["emit"] = ThrottledEmit(events.put, node)
 
 

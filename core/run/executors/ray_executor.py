@@ -120,18 +120,18 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: A
 
         activate()
         _BUILT[key] = ref.build()
-    hooks, load_model = _BUILT[key]
+    registry = _BUILT[key]
     node = node_name(ray)
     with tempfile.TemporaryDirectory(prefix="clinpred-unit-") as tmp:
         root = Path(tmp)
-        ctx = WorkContext(dataset, hooks, load_model, adapter_root=root, node=node, ship=True,
+        ctx = WorkContext(dataset, registry, adapter_root=root, node=node, ship=True,
                           records=_RECORDS.get(getattr(dataset, "sha256", "")))
         ship_key = f"{spec.unit}@{spec.fingerprint}"
         folder = None
-        if spec.kind == "llm" and store is not None:
-            from clinpred.core.run.unit_work import _adapter_dir
+        if spec.trial is None and store is not None and _resumable(registry, spec):
+            from clinpred.core.run.unit_work import save_dir
 
-            folder = _adapter_dir(spec, root)
+            folder = save_dir(spec, root)
             try:  # a short blocking get, once per task: did an earlier attempt get this far?
                 saved = ray.get(store.get.remote(ship_key), timeout=120)
             except Exception:  # noqa: BLE001 - no saved state: train from the start
@@ -176,6 +176,13 @@ def ray_unit(ref: WorkerRef, dataset: Any, spec: UnitSpec, events: Any, store: A
     return result
 
 
+def _resumable(registry: Any, spec: UnitSpec) -> bool:
+    try:
+        return bool(registry.model_adapter(spec.plan.adapter).resumable)
+    except Exception:  # noqa: BLE001 - an adapter this worker lacks fails in execute_unit, with its message
+        return False
+
+
 def _anchor_node(ray: Any) -> str:
     """Where the driver's helper actors (progress queue, checkpoint store) live: the head node,
     which the cluster cannot lose without failing as a whole (a driver on a host with several
@@ -213,27 +220,31 @@ class RayExecutor(WindowedDriver):
             raise RunError(f"cannot connect to {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
                            "check `ray status` on the head node and --address") from None
 
-    def prepare(self, kinds: set[str]) -> None:
-        """Connect and check the cluster can run units of ``kinds`` (before the run directory
-        is touched, so a bad address or request leaves nothing behind)."""
+    def prepare(self, uses_llm: set[bool]) -> None:
+        """Connect and check the cluster can run the units to come (``uses_llm``: whether any
+        unit uses an LLM, any does not) before the run directory is touched, so a bad address or
+        request leaves nothing behind."""
         self._connect()
         self._connected = True
         total = self.ray.cluster_resources()
-        for kind in sorted(kinds):
-            opts = self._options(kind)
+        for llm in sorted(uses_llm):
+            opts = self._options(llm)
+            what = "LLM units" if llm else "units without an LLM"
             for name, amount in opts.get("resources", {}).items():
                 if total.get(name, 0.0) < amount:
                     raise UserError(f"no node of the Ray cluster offers {amount:g} {name!r} (the cluster has "
                                     f"{total.get(name, 0.0):g}); lower [execution] resources or add such a node")
             for key, name in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
                 if opts.get(key, 0) > total.get(name, 0.0):
-                    raise UserError(f"{kind} units ask for {opts[key]:g} {name} but the Ray cluster has "
+                    raise UserError(f"{what} ask for {opts[key]:g} {name} but the Ray cluster has "
                                     f"{total.get(name, 0.0):g}; lower [execution] llm_gpus/llm_cpus or add nodes")
 
-    def _options(self, kind: str) -> dict[str, Any]:
+    def _options(self, uses_llm: bool) -> dict[str, Any]:
+        """Ray task options: the LLM resources ([execution] llm_*) for units that use an LLM, the
+        ``baseline_cpus`` for the others."""
         s = self.settings
         opts: dict[str, Any] = {"max_retries": s.max_retries, "retry_exceptions": False}
-        if kind == "baseline":
+        if not uses_llm:
             opts["num_cpus"] = s.baseline_cpus
             return opts
         opts.update(num_cpus=s.llm_cpus, num_gpus=s.llm_gpus)
@@ -280,7 +291,7 @@ class RayExecutor(WindowedDriver):
             self._connected = False
 
     def submit(self, spec: UnitSpec) -> Any:
-        return self._remote.options(**self._options(spec.kind)).remote(self.worker, self._dataset, spec, self._queue,
+        return self._remote.options(**self._options(spec.plan.uses_llm)).remote(self.worker, self._dataset, spec, self._queue,
                                                                        self._store, self.settings.checkpoint_upload_seconds)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, UnitResult]]:

@@ -34,7 +34,7 @@ def test_quiet_on_a_healthy_cv_run():
     ds = _dataset()
     splits = cv_splits(ds.labels, k=5, repeats=1, seed=1)
     models = {"lasso": {"metrics": {"auroc": {"ci": [0.6, 0.7]}}}}
-    assert cautions.run_warnings(ds, splits, "cv", models, {}, {"lasso": "baseline"}) == []
+    assert cautions.run_warnings(ds, splits, "cv", models, {}) == []
 
 
 def test_small_holdout_test_part_says_use_cv():
@@ -93,19 +93,24 @@ def test_auroc_ci_below_chance():
 
 
 def test_collapsed_generated_answers():
-    units = {"r0f0": {"test": {"parsed": [1, 1, None, 1]}}, "r0f1": {"test": {"parsed": [1, 1]}}}
-    mixed = {"r0f0": {"test": {"parsed": [1, 0]}}}
-    found = cautions.collapsed_answers({"m": units, "n": mixed, "lasso": units},
-                                       {"m": "llm", "n": "llm", "lasso": "baseline"})
+    from outcomes import outcome
+
+    units = {"r0f0": outcome([0, 1, 2, 3], [0.6] * 4, parsed=[1, 1, None, 1]), "r0f1": outcome([4, 5], [0.7] * 2, parsed=[1, 1])}
+    mixed = {"r0f0": outcome([0, 1], [0.6, 0.4], parsed=[1, 0])}
+    no_answers = {"r0f0": outcome([0, 1, 2, 3], [0.6] * 4)}  # a model that generates nothing (a baseline)
+    found = cautions.collapsed_answers({"m": units, "n": mixed, "lasso": no_answers})
     assert _codes(found) == [("collapsed-answers", "m")]
 
 
 @pytest.mark.parametrize("yes, no", [(19, 1), (20, 0), (1, 19), (18, 2), (18, 1), (50, 3)])
 def test_collapse_warning_uses_the_same_95_percent_rule_as_diagnose(yes, no):
+    from outcomes import outcome
+
     from clinpred.core.report.diagnose import class_balance
 
     parsed = [1] * yes + [0] * no
-    found = cautions.collapsed_answers({"m": {"r0f0": {"test": {"parsed": parsed}}}}, {"m": "llm"})
+    n = len(parsed)
+    found = cautions.collapsed_answers({"m": {"r0f0": outcome(list(range(n)), [0.6] * n, parsed=parsed)}})
     flagged = class_balance(parsed, None)["collapsed"]
     assert bool(found) == flagged == (max(yes, no) / (yes + no) >= 0.95)
     if found:

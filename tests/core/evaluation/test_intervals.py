@@ -113,3 +113,5 @@ def test_open_ended_interval_entries_and_text():
     assert format_interval(interval_entry(0.7, 0.6, 0.8, "m", 0)) == "0.700 [0.600, 0.800]"
     assert format_interval(interval_entry(0.7, math.nan, math.nan, "m", 90)) == "0.700"
     assert format_interval(interval_entry(math.nan, math.nan, math.nan, "m", 0)) == "-"
+    assert format_interval({"value": math.nan, "ci": None}) == "-" and format_interval(None) == "-"
+    assert format_interval({"value": 0.0, "ci": [0.0, 0.1]}, 1) == "0.0 [0.0, 0.1]"

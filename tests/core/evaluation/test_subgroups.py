@@ -22,9 +22,10 @@ def test_levels_match_sklearn_and_repeats_are_averaged():
     p = np.clip(0.4 + 0.2 * (y - 0.4) + rng.normal(0, 0.15, n), 0.01, 0.99)
     ds = SimpleNamespace(frame=pd.DataFrame({"country": country}), labels=y)
     halves = np.array_split(rng.permutation(n), 2)
-    units = {"r0f0": {"test": {"index": halves[0], "p": p[halves[0]]}},
-             "r0f1": {"test": {"index": halves[1], "p": p[halves[1]]}},
-             "r1f0": {"test": {"index": np.arange(n), "p": np.clip(p * 0.9, 0.01, 0.99)}}}
+    from outcomes import outcome
+
+    units = {"r0f0": outcome(halves[0], p[halves[0]]), "r0f1": outcome(halves[1], p[halves[1]]),
+             "r1f0": outcome(np.arange(n), np.clip(p * 0.9, 0.01, 0.99))}
     res = subgroup_metrics(ds, units, ("country",), {"r0f0": 0, "r0f1": 0, "r1f0": 1}, n_resamples=200, seed=1)
     uk = country == "UK"
     expected = (roc_auc_score(y[uk], p[uk]) + roc_auc_score(y[uk], np.clip(p * 0.9, 0.01, 0.99)[uk])) / 2

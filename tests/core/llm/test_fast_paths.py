@@ -10,7 +10,6 @@ from tiny_models import ARCHITECTURES, load_tiny, rendered, separable_items
 
 from clinpred.core.llm import trunk_cache
 from clinpred.core.weights import mlx_compat
-from clinpred.core.run.config import check_hyperparameters
 from clinpred.core.llm.scoring import score_p_yes, shared_prefix_length
 from clinpred.core.llm.tokens import encode
 from clinpred.core.llm.training import TrainConfig, _fingerprint, train_lora
@@ -96,9 +95,12 @@ def test_speed_switches_do_not_change_the_resume_fingerprint(tmp_path):
 
 
 def test_switches_are_model_config_keys():
-    assert TrainConfig.from_hyperparameters({"frozen_trunk_cache": False}).frozen_trunk_cache is False
-    assert TrainConfig.from_hyperparameters({}).frozen_trunk_cache is True
-    assert check_hyperparameters({"frozen_trunk_cache": False, "prefix_cache": False}, "models[0]") == {
+    from clinpred.core.llm.lora_params import LoraParams
+    from clinpred.core.params import build_params, check_params
+
+    assert build_params(LoraParams, {"frozen_trunk_cache": False}, "m").train_config(seed=0).frozen_trunk_cache is False
+    assert LoraParams().train_config(seed=0).frozen_trunk_cache is True
+    assert check_params(LoraParams, {"frozen_trunk_cache": False, "prefix_cache": False}, "models[0]") == {
         "frozen_trunk_cache": False, "prefix_cache": False}
 
 
