@@ -120,13 +120,10 @@ class RunConsole:
 
 
 def fmt_ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
-    """'0.712 [0.650, 0.770]' (or '-' when undefined)."""
-    if not metric or metric.get("value") is None:
-        return "-"
-    lo, hi = metric.get("ci") or (None, None)
-    if lo is None or hi is None:
-        return f"{metric['value']:.{digits}f}"
-    return f"{metric['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    """'0.712 [0.650, 0.770]', '2.31 [0.64, inf)' for an open-ended interval (or '-' when undefined)."""
+    from clinpred.core.evaluation.intervals import format_interval
+
+    return format_interval(metric, digits)
 
 
 def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:

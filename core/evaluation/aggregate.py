@@ -169,10 +169,10 @@ def _smooth(dataset: Any, units: Outcomes, cv: bool, clusters: Any, seed: int,
     labels = dataset.labels.astype(int)
     if cv:
         w = cluster_weights(labels, clusters, n_resamples, seed)[:, pool["index"]]
-    else:
-        from clinpred.core.evaluation.metrics import bootstrap_weights
+    else:  # unstratified: calibration depends on the event rate
+        from clinpred.core.evaluation.resampling import patient_weights
 
-        w = bootstrap_weights(pool["label"], n_resamples, seed)
+        w = patient_weights(pool["label"].size, n_resamples, seed)
     weights = np.vstack([np.ones(pool["label"].size), w])
     return smooth_calibration(pool["label"], pool["p"], weights)
 

@@ -9,10 +9,13 @@ counts and metrics only.
   Ogundimu & Altman, Stat Med 2016; Riley et al., BMJ 2024 (validation sample size): at least
   100 events for a validation study);
 - ``low-events-per-predictor``: fewer than 10 events (of the rarer class) per candidate
-  predictor parameter in a training part (Peduzzi et al., J Clin Epidemiol 1996);
+  predictor parameter in a training part (Peduzzi et al., J Clin Epidemiol 1996); in an
+  internal-external validation the site column is not counted (it names the held-out site,
+  whose level no training part has seen);
 - ``possible-outcome-leak``: a single feature that alone gives AUROC >= 0.95 on training data;
 - ``auroc-below-chance``: a model whose whole AUROC CI lies below 0.5;
-- ``collapsed-answers``: an LLM whose parsed generated answers are all one class;
+- ``collapsed-answers``: an LLM whose parsed generated answers are >= 95% one class (the rule of
+  ``clinpred diagnose``: :data:`COLLAPSE_SHARE`);
 - ``unmatched-value-labels``: ``value_labels`` keys that match no value of their column.
 """
 
@@ -27,16 +30,29 @@ MIN_TEST_EVENTS = 100
 MIN_TEST_PATIENTS = 50
 MIN_EVENTS_PER_PREDICTOR = 10.0
 LEAK_AUROC = 0.95
+#: share of one predicted class at or above which answers count as collapsed (also ``clinpred diagnose``)
+COLLAPSE_SHARE = 0.95
+
+
+def majority_share(labels: Sequence[int]) -> float:
+    """The share of the more frequent of the two classes among 0/1 labels (0.0 when empty)."""
+    if not labels:
+        return 0.0
+    positive = sum(labels) / len(labels)
+    return max(positive, 1.0 - positive)
 
 
 def _entry(code: str, subject: str, message: str) -> dict[str, str]:
     return {"code": code, "subject": subject, "message": message}
 
 
-def candidate_parameters(dataset: Any) -> int:
-    """Candidate predictor parameters: 1 per numeric or binary feature, levels - 1 per categorical."""
+def candidate_parameters(dataset: Any, exclude: Sequence[str] = ()) -> int:
+    """Candidate predictor parameters: 1 per numeric or binary feature, levels - 1 per categorical
+    (features named in ``exclude`` left out)."""
     total = 0
     for spec in dataset.schema.features:
+        if spec.name in exclude:
+            continue
         if spec.kind == "categorical":
             total += max(1, int(dataset.frame[spec.name].dropna().nunique()) - 1)
         else:
@@ -61,8 +77,9 @@ def small_test_part(dataset: Any, splits: Sequence[Any], protocol: str) -> list[
     return out
 
 
-def low_events_per_predictor(dataset: Any, splits: Sequence[Any]) -> list[dict[str, str]]:
-    params = candidate_parameters(dataset)
+def low_events_per_predictor(dataset: Any, splits: Sequence[Any], protocol: str = "holdout") -> list[dict[str, str]]:
+    site = getattr(dataset.schema, "site_column", None)
+    params = candidate_parameters(dataset, exclude=(site,) if protocol == "internal-external" and site else ())
     worst = None
     for split in splits:
         train = np.asarray(split.train, dtype=int)
@@ -129,18 +146,22 @@ def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Models whose parsed generated answers (LLMs that generated) are all one class."""
+    """Models whose parsed generated answers (LLMs that generated) are >= 95% one class (:data:`COLLAPSE_SHARE`)."""
     out = []
     for name, units in results.items():
         if not units or not all(u.test.has_answers for u in units.values()):
             continue
         parsed = [int(v) for u in units.values() for v in u.test.parsed if v is not None]
-        if len(parsed) >= 2 and len(set(parsed)) == 1:
-            word = "positive" if parsed[0] == 1 else "negative"
+        share = majority_share(parsed)
+        if len(parsed) >= 2 and share >= COLLAPSE_SHARE:
+            positive = sum(parsed) * 2 >= len(parsed)
+            count = sum(parsed) if positive else len(parsed) - sum(parsed)
+            word = "positive" if positive else "negative"
             out.append(_entry(
                 "collapsed-answers", name,
-                f"{name}: all {len(parsed)} parsed generated answers are {word}: the model collapsed to one class; "
-                "train longer, balance the classes (balance = \"oversample\"), or check the prompt"))
+                f"{name}: {count} of {len(parsed)} parsed generated answers ({share:.0%}, >= {COLLAPSE_SHARE:.0%}) are "
+                f"{word}: the model collapsed to one class; train longer, balance the classes "
+                "(balance = \"oversample\"), or check the prompt"))
     return out
 
 
@@ -167,7 +188,7 @@ def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dic
     """Every warning of a finished run, in a stable order."""
     return [
         *small_test_part(dataset, splits, protocol),
-        *low_events_per_predictor(dataset, splits),
+        *low_events_per_predictor(dataset, splits, protocol),
         *possible_outcome_leak(dataset, splits),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),

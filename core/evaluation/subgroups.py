@@ -3,7 +3,8 @@ calibration-in-the-large with 95% CIs for each level of each schema ``subgroups`
 
 Within a level, each repeat's test predictions (each patient once; one repeat for a hold-out)
 give the AUROC and the calibration intercept, averaged over repeats; the CIs come from a
-bootstrap of the level's patients, stratified by outcome, carrying all their rows. Unlike the
+bootstrap of the level's patients carrying all their rows: stratified by outcome for the AUROC,
+unstratified for the calibration intercept (which depends on the event rate). Unlike the
 overall AUROC, folds are pooled within a repeat here (a level holds too few patients per fold).
 Levels with fewer than 5 patients of either class get no estimate.
 """
@@ -16,7 +17,8 @@ import numpy as np
 
 from clinpred.core.evaluation.calibration import calibration_intercept
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
-from clinpred.core.evaluation.metrics import bootstrap_weights, percentile_interval
+from clinpred.core.evaluation.intervals import percentile_interval
+from clinpred.core.evaluation.resampling import patient_weights, stratified_weights
 
 MIN_PER_CLASS = 5
 
@@ -36,14 +38,15 @@ def level_metrics(labels: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]],
         out["note"] = f"fewer than {MIN_PER_CLASS} patients of a class: no estimate"
         return out
     pos = {int(i): k for k, i in enumerate(members)}
-    w = np.vstack([np.ones(members.size), bootstrap_weights(sub_y, n_resamples, seed)])
-    auc, citl = np.zeros(w.shape[0]), np.zeros(w.shape[0])
+    ones = np.ones((1, members.size))
+    w_auc = np.vstack([ones, stratified_weights(sub_y, n_resamples, seed)])
+    w_citl = np.vstack([ones, patient_weights(members.size, n_resamples, seed)])
+    auc, citl = np.zeros(w_auc.shape[0]), np.zeros(w_citl.shape[0])
     for idx, p in rows:
         keep = np.isin(idx, members)
         local = np.array([pos[int(i)] for i in idx[keep]], dtype=int)
-        ww = w[:, local]
-        auc += weighted_auroc(y[idx[keep]], p[keep], ww)
-        citl += calibration_intercept(y[idx[keep]], p[keep], ww)
+        auc += weighted_auroc(y[idx[keep]], p[keep], w_auc[:, local])
+        citl += calibration_intercept(y[idx[keep]], p[keep], w_citl[:, local])
     auc /= len(rows)
     citl /= len(rows)
     for name, v in (("auroc", auc), ("calibration_intercept", citl)):

@@ -102,4 +102,6 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> DataTable:
 
 
 def _estimate(value: Any) -> dict[str, Any] | None:
-    return {"value": value.get("value"), "ci": value.get("ci")} if isinstance(value, dict) else None
+    from clinpred.core.report.model_table import ESTIMATE_KEYS
+
+    return {k: value[k] for k in ESTIMATE_KEYS if k in value} if isinstance(value, dict) else None

@@ -22,16 +22,33 @@ def ordered_models(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return sorted((metrics.get("models") or {}).items(), key=key)
 
 
+#: the keys of a metrics.json estimate that a table cell keeps (an open-ended interval, an infinite estimate)
+ESTIMATE_KEYS = ("value", "ci", "ci_unbounded", "value_infinite")
+
+
 def _estimate(m: dict[str, Any], key: str) -> dict[str, Any] | None:
     value = (m.get("metrics") or {}).get(key)
-    return {"value": value.get("value"), "ci": value.get("ci")} if isinstance(value, dict) else None
+    return {k: value[k] for k in ESTIMATE_KEYS if k in value} if isinstance(value, dict) else None
+
+
+#: how the intervals were made, shared by every protocol's caption
+_CI_NOTE = ("stratified by outcome for AUROC, sensitivity and specificity, unstratified for calibration, Brier and "
+            "the other metrics that depend on the event rate; exact intervals at 0 or 1; '[a, inf)': resamples "
+            "where the calibration slope is infinite (separation) count in the tail")
 
 
 def caption(metrics: dict[str, Any]) -> str:
-    if metrics.get("protocol", "holdout") == "holdout":
-        return "Test predictions; 95% CIs from a stratified bootstrap; best AUROC first."
+    protocol = metrics.get("protocol", "holdout")
+    if protocol == "holdout":
+        return f"Test predictions; 95% percentile bootstrap CIs ({_CI_NOTE}); best AUROC first."
+    if protocol == "internal-external":
+        return ("Internal-external validation: each site predicted by a model trained on the other sites; AUROC and "
+                "AUPRC are the mean of the site values, the other metrics come from all sites' predictions. 95% CIs "
+                f"from a patient-level cluster bootstrap ({_CI_NOTE}): they reflect the sampling of patients within "
+                "these sites only, not the spread between sites (see the table by site), so they do not describe "
+                "performance at a new site; best AUROC first.")
     return ("Repeated cross-validation: each patient counted once per repeat, estimates averaged over repeats; "
-            "95% CIs from a patient-level cluster bootstrap; best AUROC first.")
+            f"95% CIs from a patient-level cluster bootstrap ({_CI_NOTE}); best AUROC first.")
 
 
 def _difference(row: dict[str, Any]) -> str:

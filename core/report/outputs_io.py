@@ -43,6 +43,7 @@ class ModelOutputs:
     status: list[str | None] | None = None
     parsed: list[int | None] | None = None
     prompts: list[str | None] | None = None
+    folds: list[str | None] | None = None  # the split of each row (a run's predictions), else None
 
     @property
     def n(self) -> int:
@@ -173,10 +174,13 @@ def outputs_from_rows(name: str, rows: Sequence[dict[str, Any]], where: str, *, 
     out.status = [] if has_status else None
     out.parsed = [] if "parsed" in columns else None
     out.prompts = [] if "prompt" in columns else None
+    out.folds = [] if "fold" in columns else None
     have_label = label_column in columns
     for k, row in enumerate(rows):
         at = f"{where}, row {k + 1}"
         out.ids.append(_text(row.get("id")))
+        if out.folds is not None:
+            out.folds.append(_text(row.get("fold")))
         out.labels.append(_label(row.get(label_column), f"{at}, column {label_column!r}", task) if have_label else None)
         out.p_yes.append(_number(row.get("p_yes"), f"{at}, column 'p_yes'"))
         pred = row.get("predicted")

@@ -31,6 +31,11 @@ class Curve:
     intercept: float | None = None
     counts: tuple[int, int, int, int] | None = None  # tp, fp, tn, fn at the chosen threshold
     threshold: float | None = None
+    folds: np.ndarray | None = None  # the split of each prediction (several: ROC averaged over them)
+
+    @property
+    def several_folds(self) -> bool:
+        return self.folds is not None and len(set(self.folds.tolist())) > 1
 
 
 def _figure(width: float, height: float) -> Any:
@@ -58,14 +63,19 @@ def _color(k: int) -> str:
 
 
 def roc_png(models: Sequence[Curve]) -> bytes:
-    """ROC curves of all models on one plot, AUROC in the legend."""
+    """ROC curves of all models on one plot, AUROC in the legend. A model evaluated on several
+    splits (cross-validation, sites) gets the vertical average of its splits' curves, whose area
+    is the fold-mean AUROC of the legend; a hold-out model the curve of its test predictions."""
     fig = _figure(6.4, 5.6)
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="chance")
     for k, m in enumerate(models):
         if m.labels.size == 0 or m.labels.min() == m.labels.max():
             continue
-        fpr, tpr = curves.roc_points(m.labels, m.p)
+        try:
+            fpr, tpr = curves.fold_mean_roc(m.labels, m.p, m.folds) if m.several_folds else curves.roc_points(m.labels, m.p)
+        except ValueError:  # no split holds both classes
+            continue
         ax.plot(fpr, tpr, color=_color(k), linewidth=1.8, label=f"{m.name} (AUROC {_num(m.auroc, '.3f')})")
     ax.set_xlabel("1 - specificity (false-positive rate)")
     ax.set_ylabel("sensitivity (true-positive rate)")
@@ -74,7 +84,8 @@ def roc_png(models: Sequence[Curve]) -> bytes:
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("ROC curves (pooled test predictions)")
+    several = any(m.several_folds for m in models)
+    ax.set_title("ROC curves (mean over the splits' curves)" if several else "ROC curves (test predictions)")
     return _png(fig)
 
 

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from attrs import define, field
 
 from clinpred.core.atomic import write_bytes, write_text
@@ -72,17 +73,27 @@ def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[A
         model = outputs.get(name)
         if m.get("status") != "done" or model is None:
             continue
-        rows = [(y, p) for y, p in zip(model.labels, model.p_yes) if y is not None and p is not None]
+        folds = model.folds or [None] * model.n
+        rows = [(y, p, f) for y, p, f in zip(model.labels, model.p_yes, folds) if y is not None and p is not None]
         if not rows:
             continue
         k = m["metrics"]
-        labels, p = zip(*rows)
+        labels, p, fold = zip(*rows)
         counts = tuple(int(k[c]) for c in ("tp", "fp", "tn", "fn")) if all(c in k for c in ("tp", "fp", "tn", "fn")) else None
         out.append(Curve(name, labels, p, auroc=(k.get("auroc") or {}).get("value"),
                          slope=(k.get("calibration_slope") or {}).get("value"),
                          intercept=(k.get("calibration_intercept") or {}).get("value"),
-                         counts=counts, threshold=m.get("threshold")))
+                         counts=counts, threshold=m.get("threshold"),
+                         folds=None if model.folds is None else np.asarray(fold, dtype=object)))
     return out
+
+
+def _roc_caption(metrics: dict[str, Any]) -> str:
+    if metrics.get("protocol", "holdout") == "holdout":
+        return "ROC curves of the test predictions."
+    return ("ROC curves: for each model the vertical average of its splits' curves (mean sensitivity at each "
+            "false-positive rate; Fawcett 2006), whose area is the fold-mean AUROC shown in the legend and the table. "
+            "A curve of the pooled predictions would mix differently fitted models and have another area.")
 
 
 def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
@@ -94,7 +105,7 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
         return [Paragraph("No completed model with predictions: no figures.")]
     blocks: list[Block] = [
         Heading("Discrimination"),
-        Figure("roc", plots.roc_png(curves), "ROC curves of the pooled test predictions."),
+        Figure("roc", plots.roc_png(curves), _roc_caption(metrics)),
         Heading("Calibration"),
         Figure("calibration", plots.calibration_png(curves),
                "Observed event rate against mean predicted P(yes) in quantile bins (marker size ~ patients); "

@@ -25,10 +25,13 @@ def interval_text(metrics: dict[str, Any], ev: dict[str, Any]) -> str:
     est = _first_done(metrics).get("estimator") or {}
     resamples = ev.get("bootstrap", "?")
     if not est or est.get("point") == "metrics of the test part":
-        return (f"stratified percentile bootstrap, {resamples} resamples of the test predictions (threshold held "
-                "fixed); no CI where more than 5% of the resamples are undefined")
+        return (f"{est.get('ci') or 'percentile bootstrap'}, {resamples} resamples of the test predictions (threshold "
+                "held fixed); Clopper-Pearson intervals for proportions at 0 or 1 and an exact bound for an AUROC of "
+                "1; no CI where more than 5% of the resamples are undefined (one class, constant scores); resamples "
+                "with an infinite calibration slope (separation) count in the tail")
     return (f"{est.get('point')}; CIs: {est.get('ci')}, {resamples} resamples; AUROC also: "
-            f"{est.get('auroc_ci_influence_curve')}; no CI where more than 5% of the resamples are undefined")
+            f"{est.get('auroc_ci_influence_curve')}; exact intervals at 0 or 1; no CI where more than 5% of the "
+            "resamples are undefined; resamples with an infinite calibration slope count in the tail")
 
 
 def comparison_text(metrics: dict[str, Any]) -> str:
@@ -60,11 +63,10 @@ def warning_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _ci3(entry: dict[str, Any] | None) -> str:
-    if not entry or entry.get("value") is None:
-        return "n/a"
-    lo, hi = (entry.get("ci") or [None, None])[:2]
-    text = f"{entry['value']:.3f}"
-    return text + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
+    from clinpred.core.evaluation.intervals import format_interval
+
+    text = format_interval(entry, 3)
+    return "n/a" if text == "-" else text
 
 
 def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
@@ -83,9 +85,10 @@ def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
         Heading("Smooth calibration (TRIPOD+AI)", 3),
         Table(["model", "scaled Brier", "ICI", "E50", "E90", "Emax"], rows,
               caption="Absolute differences between predicted and spline-smoothed observed risk (Austin & Steyerberg, "
-                      "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile, Emax maximum; scaled Brier "
-                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: the model's "
-                      "scores do not vary (the majority baseline)."),
+                      "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile (type-7 quantiles, R's "
+                      "default), Emax maximum; scaled Brier "
+                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: no smooth fit exists "
+                      "(scores that do not vary, as the majority baseline's, or that separate the classes)."),
     ]
     if curves:
         from clinpred.core.report.plots_calibration import smooth_calibration_png

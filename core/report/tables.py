@@ -1,7 +1,8 @@
 """Typed result tables and their text formats: ``table`` (rich, in the CLI), ``csv``, ``json``, ``markdown``.
 
 A :class:`DataTable` keeps numbers as numbers: an ``estimate`` cell is ``{"value": x, "ci": [lo, hi]}``
-(the form of metrics.json). CSV gives every estimate three columns (``auroc``, ``auroc_ci_low``,
+(the form of metrics.json, with its ``ci_unbounded`` / ``value_infinite`` when an end or the estimate
+is infinite: displayed ``[0.64, inf)``, exported as null). CSV gives every estimate three columns (``auroc``, ``auroc_ci_low``,
 ``auroc_ci_high``) and JSON keeps the objects, so exports carry every digit; the display formats
 (table, markdown) show ``0.712 [0.650, 0.770]`` and may split a wide table into parts.
 """
@@ -59,12 +60,9 @@ def cell_text(column: Column, row: dict[str, Any]) -> str:
     value = row.get(column.key)
     d = column.digits
     if column.kind == "estimate":
-        value = value or {}
-        x, ci = value.get("value"), value.get("ci") or (None, None)
-        if not _finite(x):
-            return "-"
-        lo, hi = ci if len(ci) == 2 else (None, None)
-        return f"{x:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]" if _finite(lo) and _finite(hi) else f"{x:.{d}f}"
+        from clinpred.core.evaluation.intervals import format_interval
+
+        return format_interval(value, d)  # '0.712 [0.650, 0.770]', '2.31 [0.64, inf)', 'inf', '-'
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if column.kind == "number":

@@ -53,6 +53,24 @@ def test_low_events_per_predictor():
     assert cautions.candidate_parameters(ds) == 9
 
 
+def test_events_per_predictor_does_not_count_the_site_column_in_internal_external_validation():
+    from clinpred.core.data.group_splits import leave_one_site_out
+
+    ds = _dataset(n=400, n_noise=2)
+    sites = np.random.default_rng(3).choice(["uk", "uganda", "pakistan", "kenya", "india"], 400)
+    ds.frame["site"] = sites
+    features = (*ds.schema.features, FeatureSpec("site", kind="categorical"))
+    ds.schema = SimpleNamespace(features=features, site_column="site")
+    splits = leave_one_site_out(ds.labels, sites, seed=1)
+    assert cautions.candidate_parameters(ds) == 3 + 4  # 2 noise + sex, and the site's 5 levels - 1
+    assert cautions.candidate_parameters(ds, exclude=("site",)) == 3
+    # about 70 training events: 10 per parameter with the site counted, 23 without it
+    rare = min(int(ds.labels[s.train].sum()) for s in splits)
+    assert rare / 7 < 10 <= rare / 3
+    assert cautions.low_events_per_predictor(ds, splits, "internal-external") == []
+    assert _codes(cautions.low_events_per_predictor(ds, splits, "cv")) == [("low-events-per-predictor", "training")]
+
+
 def test_outcome_leak_names_the_column():
     ds = _dataset(leak=True)
     found = cautions.possible_outcome_leak(ds, [holdout_split(ds.labels, seed=1)])
@@ -82,6 +100,21 @@ def test_collapsed_generated_answers():
     no_answers = {"r0f0": outcome([0, 1, 2, 3], [0.6] * 4)}  # a model that generates nothing (a baseline)
     found = cautions.collapsed_answers({"m": units, "n": mixed, "lasso": no_answers})
     assert _codes(found) == [("collapsed-answers", "m")]
+
+
+@pytest.mark.parametrize("yes, no", [(19, 1), (20, 0), (1, 19), (18, 2), (18, 1), (50, 3)])
+def test_collapse_warning_uses_the_same_95_percent_rule_as_diagnose(yes, no):
+    from outcomes import outcome
+
+    from clinpred.core.report.diagnose import class_balance
+
+    parsed = [1] * yes + [0] * no
+    n = len(parsed)
+    found = cautions.collapsed_answers({"m": {"r0f0": outcome(list(range(n)), [0.6] * n, parsed=parsed)}})
+    flagged = class_balance(parsed, None)["collapsed"]
+    assert bool(found) == flagged == (max(yes, no) / (yes + no) >= 0.95)
+    if found:
+        assert f"{max(yes, no)} of {yes + no}" in found[0]["message"]
 
 
 @pytest.mark.parametrize("mapping, bad", [({"1": "male", "2": "female"}, "'2'"), ({"M": "male", "F": "female"}, "'F', 'M'")])
