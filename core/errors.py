@@ -64,3 +64,9 @@ class RunDirectoryError(UserError):
     """The user's choice of run directory is wrong: --out already holds a run, --resume of a
     directory with no run or of a run with other data or settings, an --out that cannot be
     created, or a directory another process is writing (exit status 2)."""
+
+
+class CorruptRunFileError(RunDirectoryError):
+    """A file of a run directory is unreadable, not JSON, or JSON of the wrong shape (exit status 2);
+    the message says what recovers it (``--resume`` recomputes a unit file; a run.json is restored
+    or the run started anew)."""
