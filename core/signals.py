@@ -40,22 +40,37 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+#: the termination signal received in this process, if any: a library may catch our Terminated and
+#: raise a plain KeyboardInterrupt in its place (Ray's blocking calls do), which still means SIGTERM
+_received: list[int] = []
+
+
+def _as_terminated(exc: BaseException | None) -> BaseException | None:
+    if isinstance(exc, Terminated) or not isinstance(exc, KeyboardInterrupt) or not _received:
+        return exc
+    return Terminated(_received[-1])
+
+
 def exit_status(exc: BaseException | None) -> int:
     """The exit status of an interruption: 128 + the signal (130 for Ctrl-C)."""
+    exc = _as_terminated(exc)
     return exc.exit_code if isinstance(exc, Terminated) else 130
 
 
 def describe(exc: BaseException | None) -> str:
     """``Interrupted`` (Ctrl-C) or ``Terminated (SIGTERM)``."""
+    exc = _as_terminated(exc)
     return f"Terminated ({exc.name})" if isinstance(exc, Terminated) else "Interrupted"
 
 
 def interruption(exc: BaseException) -> BaseException:
     """The :class:`Terminated` behind ``exc`` (click wraps a KeyboardInterrupt into ``Abort``), else ``exc``."""
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, Terminated):
             return seen
+        if isinstance(seen, KeyboardInterrupt):
+            return _as_terminated(seen)
         seen = seen.__cause__ or seen.__context__
     return exc
 
@@ -71,6 +86,7 @@ class _Handler:
         if self.fired:
             return
         self.fired = True
+        _received.append(signum)
         raise Terminated(signum)
 
 
@@ -88,6 +104,7 @@ def handle_termination() -> Iterator[None]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        _received.clear()
 
 
 @contextlib.contextmanager
