@@ -64,7 +64,7 @@ def subgroup_metrics(dataset: Any, units: Mapping[str, Any], columns: tuple[str,
         by_repeat.setdefault(r, []).append((unit.test.index, unit.test.p))
     rows = [(np.concatenate([i for i, _ in parts]), np.concatenate([p for _, p in parts])) for parts in by_repeat.values()]
     tested = np.unique(np.concatenate([i for i, _ in rows]))
-    min_cell = int(getattr(dataset.schema, "min_cell", MIN_PER_CLASS))
+    min_cell = int(getattr(getattr(dataset, "schema", None), "min_cell", MIN_PER_CLASS))
     out: dict[str, Any] = {}
     for column in columns:
         values = dataset.frame[column].astype(object).where(dataset.frame[column].notna(), "missing").astype(str).to_numpy()
