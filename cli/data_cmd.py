@@ -131,17 +131,21 @@ def _write_atomic(path: Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"{path}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:  # also on Ctrl-C / SIGTERM: no temporary file left behind
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 @data.command("synth")

@@ -95,6 +95,8 @@ def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
     plugins (and, with --address, the device of every Ray worker node)."""
     from clinpred.core.weights.cache import human_size
 
+    if address is not None and not address.strip():  # an unset shell variable: not "no cluster"
+        raise click.UsageError("--address is empty; give auto or HOST:PORT, or leave --address out")
     report = doctor_report(app(ctx).registry)
     if address:
         from clinpred.core.run.executors.ray_nodes import probe_nodes

@@ -28,9 +28,11 @@ def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, s
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from clinpred.core.data.dataset import load_new_patients
-    from clinpred.core.run.predict import load_fitted, plan_prediction, predict_patients, write_predictions
+    from clinpred.core.run.predict import (check_output, load_fitted, plan_prediction, predict_patients,
+                                           write_predictions)
 
     state = app(ctx)
+    check_output(out, data=data, run_dir=run_dir)  # never the patients' file or the run's own files
     setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)
     dataset, labels = load_new_patients(data, setup.schema)
     console = Console(stderr=True)

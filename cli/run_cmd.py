@@ -35,12 +35,12 @@ from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_row
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping completed units.")
 @click.option("--executor", type=click.Choice(["local", "process", "ray"]), default=None,
               help="Where units run: in this process (local, default), a process pool (process) or a Ray cluster (ray).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes of --executor process (default: CPU count).")
+@click.option("--jobs", type=BoundedInt(B.JOBS), default=None, help="Worker processes of --executor process (default: CPU count).")
 @click.option("--address", default=None, metavar="auto|HOST:PORT",
               help="Ray cluster of --executor ray (default: start a local Ray instance).")
 @click.option("--search", "search", is_flag=True,
               help="Nested hyperparameter search (Optuna) per split, with the config's [search] ranges.")
-@click.option("--trials", type=click.IntRange(min=1), help="Trials of the hyperparameter search (overrides n_trials).")
+@click.option("--trials", type=BoundedInt(B.SEARCH_TRIALS), help="Trials of the hyperparameter search (overrides n_trials).")
 @click.pass_context
 def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], config_path: str | None,
         data: str | None, out: str | None, cv: int | None, repeats: int | None, seed: int | None,
@@ -70,13 +70,19 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
     console = RunConsole(state.verbosity, parallel=unit_executor is not None)
     try:
         summary = Runner(request, registry, console, executor=unit_executor).run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (clinpred.core.signals)
+        from clinpred.core.signals import describe, exit_status
+
         console.close()
         again = shlex.join(["clinpred", *[a for a in state.argv if a != "--resume"], "--resume"])
         if not out:
             again += f" --out {shlex.quote(str(request.out))}"
-        click.echo(f"Interrupted. Completed units are saved in {request.out}; continue with:\n  {again}", err=True)
-        sys.exit(130)
+        try:
+            click.echo(f"{describe(exc)}. Completed units are saved in {request.out}; continue with:\n  {again}",
+                       err=True)
+        except OSError:  # no terminal any more (SIGHUP)
+            pass
+        sys.exit(exit_status(exc))
     finally:
         console.close()
 

@@ -87,7 +87,8 @@ def _print(s: dict[str, Any]) -> None:
             secs = unit["finished"] - unit["started"]
         if secs is None and unit.get("state") == "running" and isinstance(unit.get("started"), (int, float)):
             secs = time.time() - unit["started"]
-        note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else "")
+        note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else
+                                                                              unit.get("note", ""))
         rows.append([key, unit.get("state", "?"), duration(secs) if secs is not None else "", unit.get("node", ""), note])
     print_table(None, ["unit", "state", "time", "node", "reason / note"], rows)
 

@@ -77,3 +77,9 @@ class ClinpredWarning(UserWarning):
 
 class KernelWarning(ClinpredWarning):
     """The vectorized CPU kernels are off for a reason the user may want to fix."""
+
+
+class CorruptRunFileError(RunDirectoryError):
+    """A file of a run directory is unreadable, not JSON, or JSON of the wrong shape (exit status 2);
+    the message says what recovers it (``--resume`` recomputes a unit file; a run.json is restored
+    or the run started anew)."""

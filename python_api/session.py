@@ -54,7 +54,7 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
     ``baseline`` take one name or a list; ``plugins``: local plugin files, as ``--plugin``). With
     no arguments: the synthetic cohort, the embedded default model and the default baselines.
     ``progress`` prints a line per finished unit to stderr."""
-    from clinpred.core.bounds import CV_FOLDS, CV_REPEATS, NUM_ITERS, SEED
+    from clinpred.core.bounds import CV_FOLDS, CV_REPEATS, JOBS, NUM_ITERS, SEARCH_TRIALS, SEED
     from clinpred.core.events import ignore
     from clinpred.core.run.assemble import RunChoices, build_executor, build_request, worker_ref
     from clinpred.core.run.config_dataset import load_config_file
@@ -62,7 +62,7 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
     from clinpred.registry.registry import load_registry
 
     for key, value, bound in (("cv", cv, CV_FOLDS), ("repeats", repeats, CV_REPEATS), ("seed", seed, SEED),
-                              ("iters", iters, NUM_ITERS)):
+                              ("iters", iters, NUM_ITERS), ("trials", trials, SEARCH_TRIALS), ("jobs", jobs, JOBS)):
         if value is not None:
             bound.check(value, "clinpred.run()", key)
     plugin_paths = tuple(str(p) for p in plugins)

@@ -15,6 +15,7 @@ import pluggy
 from attrs import define, field
 
 from clinpred.core import defaults, hookspecs
+from clinpred.core.signals import Terminated
 from clinpred.core.errors import (
     ClinpredError,
     FamilyUnavailableError,
@@ -38,6 +39,7 @@ from clinpred.registry.loading import (
     blocked_reason,
     builtin_candidates,
     entry_point_candidates,
+    import_time_limit,
     local_candidates,
 )
 
@@ -109,8 +111,12 @@ class Registry:
         if reason:
             info.status, info.error = "blocked", reason
             return info
+        limit = import_time_limit()  # a plugin whose import hangs is a broken plugin, not a hung clinpred
         try:
-            plugin = candidate.load()
+            with limit:
+                plugin = candidate.load()
+        except Terminated:  # SIGTERM / SIGHUP of clinpred itself, not the plugin's doing
+            raise
         except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break clinpred
             # SystemExit / KeyboardInterrupt raised by the plugin's own code at import are
             # a broken plugin too: it must not end clinpred silently with its exit code.

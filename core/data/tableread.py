@@ -40,8 +40,12 @@ class TextTable:
 
 def read_file_bytes(path: Path) -> bytes:
     """The bytes of ``path``; a missing or unreadable file is one DataError line."""
+    from clinpred.core.files import read_regular_bytes
+
     try:
-        return path.read_bytes()
+        return read_regular_bytes(path)
+    except ValueError as exc:  # a FIFO or device: it would block or never end
+        raise DataError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found; check the path (or use \"synthetic\")") from None
     except IsADirectoryError:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from attrs import define, field
 
-from clinpred.core.errors import RunError
+from clinpred.core.errors import CorruptRunFileError
 
 #: the test part's optional per-patient columns (LLMs): the scoring prompt and the generated answer
 ANSWER_COLUMNS = ("raw_output", "parsed", "parse_status")
@@ -101,7 +101,8 @@ class UnitOutcome:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "unit") -> "UnitOutcome":
-        """An outcome from a unit file's JSON; a file of the wrong shape is one :class:`RunError`."""
+        """An outcome from a unit file's JSON; a file of the wrong shape is one
+        :class:`CorruptRunFileError` (exit 2; ``--resume`` recomputes the unit)."""
         try:
             if not isinstance(data, dict) or data.get("status") != "done":
                 raise ValueError("not a completed unit")
@@ -117,8 +118,9 @@ class UnitOutcome:
                        test=TestScores(test["index"], test["p"], prompt=test.get("prompt"), **answers),
                        seconds=data.get("seconds") or 0.0, details=details)
         except (KeyError, TypeError, ValueError) as exc:
-            raise RunError(f"{where}: not a completed unit of this clinpred ({type(exc).__name__}: {exc}); "
-                           "run `clinpred run ... --resume` to recompute it") from None
+            raise CorruptRunFileError(f"{where} is corrupt (not a completed unit of this clinpred: "
+                                      f"{type(exc).__name__}: {exc}); `clinpred run ... --out RUN_DIR --resume` "
+                                      "recomputes that unit") from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,7 +6,10 @@ give the AUROC and the calibration intercept, averaged over repeats; the CIs com
 bootstrap of the level's patients carrying all their rows: stratified by outcome for the AUROC,
 unstratified for the calibration intercept (which depends on the event rate). Unlike the
 overall AUROC, folds are pooled within a repeat here (a level holds too few patients per fold).
-Levels with fewer than 5 patients of either class get no estimate.
+Levels with fewer than 5 patients of either class get no estimate. Small cells (the schema's
+``min_cell``, default 5): levels of fewer patients are merged into one "other levels" level (or,
+still too few, suppressed), and a level's count of events is not shown when it or the non-events
+count is below ``min_cell``.
 """
 
 from __future__ import annotations
@@ -64,13 +67,25 @@ def subgroup_metrics(dataset: Any, units: Mapping[str, Any], columns: tuple[str,
         by_repeat.setdefault(r, []).append((unit.test.index, unit.test.p))
     rows = [(np.concatenate([i for i, _ in parts]), np.concatenate([p for _, p in parts])) for parts in by_repeat.values()]
     tested = np.unique(np.concatenate([i for i, _ in rows]))
+    min_cell = int(getattr(getattr(dataset, "schema", None), "min_cell", MIN_PER_CLASS))
     out: dict[str, Any] = {}
     for column in columns:
         values = dataset.frame[column].astype(object).where(dataset.frame[column].notna(), "missing").astype(str).to_numpy()
+        groups = {level: tested[values[tested] == level] for level in sorted(set(values[tested]))}
+        small = [level for level, members in groups.items() if members.size < min_cell]
+        if small:  # levels of few patients are merged into one (small-cell rule)
+            merged = np.sort(np.concatenate([groups.pop(level) for level in small]))
+            groups[f"other levels (each < {min_cell} patients)"] = merged
         levels = {}
-        for level in sorted(set(values[tested])):
-            members = tested[values[tested] == level]
-            levels[level] = level_metrics(dataset.labels, rows, members, n_resamples, seed)
-        aucs = [v["auroc"]["value"] for v in levels.values() if v.get("auroc", {}).get("value") is not None]
-        out[column] = {"levels": levels, "auroc_spread": (max(aucs) - min(aucs)) if len(aucs) > 1 else None}
+        for level, members in groups.items():
+            if members.size < min_cell:  # even merged, too few to show
+                levels[level] = {"n": None, "events": None,
+                                 "note": f"fewer than {min_cell} patients: suppressed (small-cell rule)"}
+                continue
+            levels[level] = entry = level_metrics(dataset.labels, rows, members, n_resamples, seed)
+            if min(entry["events"], entry["n"] - entry["events"]) < min_cell:
+                entry["events"] = None  # with n, a count of few events (or non-events) would identify outcomes
+        aucs = [v["auroc"]["value"] for v in levels.values() if (v.get("auroc") or {}).get("value") is not None]
+        out[column] = {"levels": levels, "auroc_spread": (max(aucs) - min(aucs)) if len(aucs) > 1 else None,
+                       "min_cell": min_cell}
     return out

@@ -140,6 +140,8 @@ class ProgressEvent:
     val_loss: float | None = None
     val_auroc: float | None = None
     is_best: bool = False
+    #: the step the resumable checkpoint on disk holds (what a resumed or retried unit continues from)
+    checkpoint_step: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from clinpred.core.errors import DataError
 from clinpred.core.report.model_table import ordered_models
 from clinpred.core.report.tables import Column, DataTable
-from clinpred.core.run.rundir import read_json_file
+from clinpred.core.run.rundir import read_metrics, read_run_info
 
 
 def protocol_label(ev: dict[str, Any]) -> str:
@@ -25,13 +25,13 @@ def _read_run(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(run.json, metrics.json) of a finished run; anything else is one DataError line."""
     if not path.is_dir():
         raise DataError(f"{path}: not a directory; give run directories written by `clinpred run`")
-    run_info = read_json_file(path / "run.json")
+    run_info = read_run_info(path)
     if run_info is None:
         raise DataError(f"{path}: not a run directory (no run.json); give run directories written by `clinpred run`")
     from clinpred.core.report.unfinished import refuse_unfinished
 
     refuse_unfinished(path, "compare")
-    metrics = read_json_file(path / "metrics.json")
+    metrics = read_metrics(path)
     if metrics is None:
         raise DataError(f"{path}: no metrics.json; finish the run with `clinpred run ... --out {path} --resume`")
     return run_info, metrics

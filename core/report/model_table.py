@@ -101,11 +101,11 @@ def run_model_table(run_dir: str | Path) -> DataTable:
     """:func:`model_table` of a finished run directory (its metrics.json)."""
     from clinpred.core.errors import DataError
     from clinpred.core.report.unfinished import refuse_unfinished
-    from clinpred.core.run.rundir import read_json_file
+    from clinpred.core.run.rundir import read_metrics
 
     run_dir = Path(run_dir)
     refuse_unfinished(run_dir, "tabulate")
-    metrics = read_json_file(run_dir / "metrics.json")
+    metrics = read_metrics(run_dir)
     if metrics is None:
         raise DataError(f"{run_dir}: no metrics.json (not a finished run); give RUN_DIR of `clinpred run`")
     return model_table(metrics)

@@ -19,7 +19,7 @@ from attrs import define, field
 from clinpred.core.atomic import write_bytes, write_text
 from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
-from clinpred.core.run.rundir import read_json_file
+from clinpred.core.run.rundir import read_metrics, read_run_info
 from clinpred.core.report.report_stats import (
     cohort_blocks,
     site_blocks,
@@ -191,8 +191,8 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
     from clinpred.core.report.diagnose import diagnose
 
     run_dir = Path(run_dir)
-    metrics = read_json_file(run_dir / "metrics.json")
-    run_info = read_json_file(run_dir / "run.json") or {}
+    metrics = read_metrics(run_dir)
+    run_info = read_run_info(run_dir) or {}
     if metrics is None:
         raise DataError(f"{run_dir}: no metrics.json (the run has not finished); finish it with "
                         "`clinpred run ... --resume`, or see `clinpred status`")

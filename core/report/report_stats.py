@@ -99,10 +99,12 @@ def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _cell(summary: dict[str, Any], kind: str, level: str | None) -> str:
+def _cell(summary: dict[str, Any], kind: str, level: str | None, min_cell: int = 5) -> str:
     n = summary.get("n") or 0
     if level is not None:
         count = (summary.get("levels") or {}).get(level, 0)
+        if count is None:  # suppressed: fewer than min_cell patients
+            return f"< {min_cell}"
         return f"{count} ({count / n:.0%})" if n else "-"
     if summary.get("mean") is None:
         return "-"
@@ -121,14 +123,19 @@ def cohort_blocks(metrics: dict[str, Any]) -> list[Block]:
         sizes = t1.get("sizes") or {}
         header = ["feature", *(f"{c} (n={sizes.get(c, {}).get('n', '?')})" for c in cols)]
         rows = []
+        min_cell = t1.get("min_cell")
         for name, row in t1["rows"].items():
             kind = row["kind"]
             if kind == "numeric":
                 rows.append([f"{name}, mean (SD); median [IQR]", *(_cell(row[c], kind, None) for c in cols)])
             else:
                 for level in (row["all"].get("levels") or {}):
-                    rows.append([f"{name} = {level}, n (%)", *(_cell(row[c], kind, level) for c in cols)])
-        blocks += [Heading("Table 1: the cohort", 3), Table(header, rows, caption="By outcome and, for a hold-out, by part.")]
+                    rows.append([f"{name} = {level}, n (%)", *(_cell(row[c], kind, level, min_cell or 5) for c in cols)])
+        caption = "By outcome and, for a hold-out, by part."
+        if min_cell and min_cell > 1:
+            caption += (f" Levels of fewer than {min_cell} patients are merged and counts below {min_cell} shown as "
+                        f"< {min_cell} (small-cell rule, [dataset] min_cell = {min_cell}).")
+        blocks += [Heading("Table 1: the cohort", 3), Table(header, rows, caption=caption)]
     missing = cohort.get("missing_data")
     if missing:
         blocks += [Heading("Missing data", 3),
@@ -155,7 +162,8 @@ def subgroup_blocks(metrics: dict[str, Any]) -> list[Block]:
     for name, m in (metrics.get("models") or {}).items():
         for column, entry in (m.get("subgroups") or {}).items():
             for level, v in entry["levels"].items():
-                rows.append([name, f"{column} = {level}", str(v["n"]), str(v["events"]),
+                n, events = ("suppressed" if v.get(k) is None else str(v[k]) for k in ("n", "events"))
+                rows.append([name, f"{column} = {level}", n, events,
                              _ci3(v.get("auroc")), _ci3(v.get("calibration_intercept")), v.get("note", "")])
             spread = entry.get("auroc_spread")
             rows.append([name, f"{column}: AUROC spread (max - min)", "", "", "-" if spread is None else f"{spread:.3f}", "", ""])

@@ -55,6 +55,17 @@ def default_out() -> Path:
     return Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
 
 
+def protocol_notice(config: RunConfig, choices: RunChoices) -> str | None:
+    """The line that says ``--cv`` / ``--repeats`` replace the config's protocol, when it is one
+    they do not name themselves (anything but the hold-out they are for, e.g. internal-external)."""
+    given = [f"--{k} {v}" for k, v in (("cv", choices.cv), ("repeats", choices.repeats)) if v is not None]
+    protocol = config.evaluation.protocol
+    if not given or protocol in ("holdout", "cv"):
+        return None
+    return (f"{' '.join(given)} replaces the protocol {protocol!r} of {config.source} with repeated stratified "
+            f"cross-validation; drop {' and '.join(o.split()[0] for o in given)} to keep {protocol!r}")
+
+
 def _evaluation(config: RunConfig, choices: RunChoices) -> Any:
     changes: dict[str, Any] = {}
     if choices.cv is not None:
@@ -71,12 +82,18 @@ def _evaluation(config: RunConfig, choices: RunChoices) -> Any:
 
 
 def _preflight(plans: list[ModelPlan]) -> None:
-    """Bad model paths are bad input (exit 2) before anything is written."""
+    """Bad model paths, and cached catalog models whose files changed since they were converted,
+    are bad input (exit 2) before anything is written."""
     from clinpred.core.weights.loading import check_source
+    from clinpred.core.weights.model_source import local_path, verify_cached
 
     for plan in plans:
-        if plan.uses_llm and plan.catalog is None and not plan.unavailable:
+        if not plan.uses_llm or plan.unavailable:
+            continue
+        if plan.catalog is None:
             check_source(plan.model_id)
+        elif plan.catalog.gguf_sha256 is not None and (found := local_path(plan.catalog)) is not None:
+            verify_cached(plan.catalog.name, found)
 
 
 def _searched(config: RunConfig, plans: list[ModelPlan], registry: Any, choices: RunChoices) -> dict[str, Any]:
@@ -122,7 +139,8 @@ def build_request(choices: RunChoices, registry: Any, config: RunConfig | None =
     return RunRequest(out=Path(choices.out) if choices.out else default_out(), plans=plans, evaluation=ev,
                       schema=config_schema(config, str(choices.data) if choices.data else None), config_source=config_source, resume=choices.resume,
                       command=list(choices.command), search=_searched(config, llm_plans, registry, choices),
-                      default_method=default_method(registry))
+                      default_method=default_method(registry),
+                      notices=[n for n in (protocol_notice(config, choices),) if n])
 
 
 def worker_ref(plugin_paths: tuple[str, ...] = (), strict: bool = False) -> Any:
@@ -150,4 +168,4 @@ def build_executor(config: RunConfig, choices: RunChoices, worker: Any) -> Any:
     return None
 
 
-__all__ = ["RunChoices", "build_executor", "build_request", "default_out", "worker_ref"]
+__all__ = ["RunChoices", "build_executor", "build_request", "default_out", "protocol_notice", "worker_ref"]

@@ -21,7 +21,7 @@ from clinpred.core.run.config import ModelLookup, RunConfig, load_config, parse_
 from clinpred.core.tomlfile import did_you_mean, read_toml
 
 SCHEMA_KEYS = ("path", "id_column", "target_column", "positive_values", "negative_values", "missing_values",
-               "features", "task", "schema", "group_column", "subgroups", "site_column")
+               "features", "task", "schema", "group_column", "subgroups", "site_column", "min_cell")
 WHICH = ("give a run config (tables [run], [evaluation], [dataset], [[models]], [baselines], [execution], [search]: a copy of "
          "the bundled model_configs.toml) or a dataset schema file (path, id_column, target_column, "
          "positive_values, [task], [[features]]; `clinpred data init DATA -o schema.toml` drafts one)")

@@ -24,7 +24,7 @@ from clinpred.core.atomic import write_text
 from clinpred.core.errors import ConfigError, DataError, ModelError, RunDirectoryError, RunError, UserError
 from clinpred.core.evaluation.outcome import UnitOutcome
 from clinpred.core.models.work import FITTED, sha256_file
-from clinpred.core.run.rundir import RunDirectory, read_json_file
+from clinpred.core.run.rundir import RunDirectory, read_metrics, read_run_info
 
 BUNDLED_CONFIG = "model_configs.toml (bundled)"
 #: what older runs saved of a fine-tuned LLM (before every saved file had a recorded sha256)
@@ -62,10 +62,10 @@ class Predictions:
 
 
 def _run_files(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    run_info = read_json_file(run_dir / "run.json")
+    run_info = read_run_info(run_dir)
     if run_info is None:
         raise UserError(f"{run_dir}: no run.json; give RUN_DIR of `clinpred run`")
-    return run_info, read_json_file(run_dir / "metrics.json") or {}
+    return run_info, read_metrics(run_dir) or {}
 
 
 def run_schema(run_info: dict[str, Any], config_path: str | Path | None = None) -> Any:
@@ -231,6 +231,31 @@ def predictions_csv(pred: Predictions, setup: PredictSetup) -> str:
             row.append("" if pred.labels[k] is None else pred.labels[k])
         writer.writerow(row)
     return buf.getvalue()
+
+
+def check_output(out: str | Path, *, data: str | Path, run_dir: str | Path) -> Path:
+    """Refuse an output file that would destroy an input (exit 2, before any model is loaded): the
+    ``--data`` file itself (same file, also through a link) or a file inside the run directory."""
+    import os
+
+    path = Path(out)
+    try:
+        target = path.expanduser().resolve()
+        run = Path(run_dir).expanduser().resolve()
+        if path.is_dir():
+            raise DataError(f"{path}: is a directory; give the output file name with -o")
+        if len(os.fsencode(target.name)) > 240:  # its temporary file's name must fit in 255 bytes too
+            raise DataError(f"-o {path.name[:40]}...: the file name is too long for the file system; give a shorter one")
+        same = target.exists() and Path(data).exists() and os.path.samefile(target, Path(data))
+    except OSError as exc:
+        raise DataError(f"-o {str(path)[:80]}: {exc.strerror or exc}; give another output file") from None
+    if same:
+        raise DataError(f"-o {path} is the --data file itself; write the predictions to another file "
+                        "(the patients' data would be replaced)")
+    if target == run or run in target.parents:
+        raise DataError(f"-o {path} is inside the run directory {run_dir}; write the predictions outside it "
+                        "(its files are the record of the run)")
+    return path
 
 
 def write_predictions(path: str | Path, pred: Predictions, setup: PredictSetup) -> Path:

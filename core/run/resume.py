@@ -34,7 +34,8 @@ def resume_key(*, data_sha256: str, split_manifest: Any, evaluation: Any, plans:
                default_method: str | None = None) -> dict[str, Any]:
     """The parts of a run that determine its results (JSON-able, compared by :func:`check_resume`).
 
-    The schema is taken without its data path (a moved file with the same sha256 is the same data);
+    The schema is taken without its data path (a moved file with the same sha256 is the same data)
+    and its ``min_cell`` (no unit depends on it);
     LLM arms with their resolved hyperparameters (family defaults, catalog, config and command line)
     and their method when it is not ``default_method``; baselines by name, and their hyperparameters
     when the config sets any (keys older runs did not have are left out when empty, so they resume).
@@ -42,6 +43,7 @@ def resume_key(*, data_sha256: str, split_manifest: Any, evaluation: Any, plans:
     schema_part = _plain(schema)
     if isinstance(schema_part, dict):
         schema_part.pop("path", None)
+        schema_part.pop("min_cell", None)  # only what shared tables show (applied anew when a run resumes)
     plans = list(plans)
     key: dict[str, Any] = {
         "data": data_sha256,

@@ -19,7 +19,7 @@ import numpy as np
 from attrs import define, field
 
 from clinpred.core.bounds import unit_seed
-from clinpred.core.errors import ClinpredError, ConfigError, UserError
+from clinpred.core.errors import ClinpredError, CorruptRunFileError, UserError
 from clinpred.core.evaluation.aggregate import ModelRow, model_metrics, paired_comparisons, prediction_rows
 from clinpred.core.evaluation.settings import EvaluationConfig
 from clinpred.core.events import Event, EventSink
@@ -28,8 +28,9 @@ from clinpred.core.evaluation.outcome import UnitOutcome
 from clinpred.core.run.executors.base import Executor
 from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
+from clinpred.core.run.run_splits import make_splits
 from clinpred.core.run.resume import check_resume, prune_stale, resume_key
-from clinpred.core.run.rundir import RunDirectory
+from clinpred.core.run.rundir import RunDirectory, read_run_info, remove_temporary_files
 from clinpred.core.run.status import StatusRecorder
 from clinpred.core.run.units import UnitResult, UnitSpec
 
@@ -53,6 +54,8 @@ class RunRequest:
     #: model name -> SearchConfig, for the models whose hyperparameters are searched (nested)
     search: dict[str, Any] = field(factory=dict)
     default_method: str | None = None
+    #: lines to tell the user before the units run (e.g. a command-line option replaced the config's protocol)
+    notices: list[str] = field(factory=list)
 
     @property
     def baselines(self) -> tuple[str, ...]:
@@ -89,32 +92,6 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None, sites: Any = None) -> list[Any]:
-    """The splits of the evaluation protocol (identical for every model); by whole groups when
-    the schema has a ``group_column``; one per site for ``internal-external``."""
-    from clinpred.core.data.splits import cv_splits, holdout_split
-
-    if ev.protocol == "internal-external":
-        from clinpred.core.data.group_splits import leave_one_site_out
-
-        if sites is None:
-            raise ConfigError('protocol = "internal-external" needs [dataset] site_column = "COLUMN" (a feature '
-                              "naming each patient's site, e.g. hospital or country)")
-        return leave_one_site_out(labels, sites, seed=ev.seed, val_fraction=ev.val_fraction)
-
-    if groups is not None:
-        from clinpred.core.data.group_splits import grouped_cv_splits, grouped_holdout_split
-
-        if ev.protocol == "holdout":
-            return [grouped_holdout_split(labels, groups, seed=ev.seed)]
-        return grouped_cv_splits(labels, groups, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed,
-                                 val_fraction=ev.val_fraction)
-
-    if ev.protocol == "holdout":
-        return [holdout_split(labels, seed=ev.seed)]
-    return cv_splits(labels, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed, val_fraction=ev.val_fraction)
-
-
 class Runner:
     """Runs a :class:`RunRequest`; the caller supplies the plugin registry (model adapters and
     family hooks), the event sink and optionally an executor (default: in-process, one unit after
@@ -137,6 +114,8 @@ class Runner:
         try:
             return self._run()
         finally:
+            if self._lock.held:  # every writer has stopped (workers are reaped): no temporary file is in use
+                remove_temporary_files(self.rundir.path)
             self._lock.release()
 
     def _run(self) -> RunSummary:
@@ -158,10 +137,12 @@ class Runner:
             prepare({p.uses_llm for p in req.plans if not p.unavailable})
         self.rundir.create(resume=req.resume)
         self._lock.acquire()  # one writer per run directory (released by run())
+        if req.resume:  # what a killed writer left half-written
+            remove_temporary_files(self.rundir.path)
         key = resume_key(data_sha256=dataset.sha256, split_manifest=split_manifest, evaluation=ev,
                          plans=req.plans, schema=req.schema, default_method=req.default_method)
         if req.resume:
-            check_resume(req.out, self.rundir.read_json(self.rundir.run_json) or {}, key, data_key)
+            check_resume(req.out, read_run_info(self.rundir.path) or {}, key, data_key)
         run_info = {**self._run_info(dataset, splits, data_key), "resume_key": key}
         self.rundir.write_json(self.rundir.splits_json, split_manifest)
         self.rundir.write_json(self.rundir.run_json, {**run_info, "status": "running"})
@@ -169,7 +150,7 @@ class Runner:
         names = [p.name for p in req.plans]
         self.status.start(names, [s.name for s in splits])
         self.emit(Event("run-start", data={"n": len(dataset.labels), "splits": len(splits), "models": names}))
-        for warning in dataset.warnings:  # e.g. heavy missingness, a categorical with many levels
+        for warning in [*req.notices, *dataset.warnings]:  # e.g. heavy missingness, a categorical with many levels
             self.emit(Event("warning", message=warning))
 
         results: dict[str, dict[str, UnitOutcome]] = {n: {} for n in names}
@@ -216,11 +197,17 @@ class Runner:
         return specs
 
     def _done_unit(self, name: str, split: str, key: str) -> UnitOutcome | None:
-        """The saved outcome of a unit whose fingerprint matches (``--resume``), else None."""
-        saved = self.rundir.read_unit(name, split)
-        if not saved or saved.get("status") != "done" or saved.get("fingerprint") != key:
+        """The saved outcome of a unit whose fingerprint matches (``--resume``), else None; a
+        corrupt unit file is recomputed (it is replaced when the unit completes)."""
+        try:
+            saved = self.rundir.read_unit(name, split)
+            if not saved or saved.get("status") != "done" or saved.get("fingerprint") != key:
+                return None
+            return UnitOutcome.from_json(saved, where=str(self.rundir.unit_file(name, split)))
+        except CorruptRunFileError:
+            self.emit(Event("warning", f"{name}/{split}", f"{self.rundir.unit_file(name, split)} is corrupt; "
+                                                          "recomputing that unit"))
             return None
-        return UnitOutcome.from_json(saved, where=str(self.rundir.unit_file(name, split)))
 
     def _searches(self, specs: list[UnitSpec], dataset: Any, fail: Callable[[UnitSpec, str, bool], None]) -> dict[str, Any]:
         """The nested search of every searched LLM unit, by unit (a search that cannot start,

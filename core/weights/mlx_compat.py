@@ -158,12 +158,13 @@ def atomic_save_safetensors(path: Path, arrays: dict[str, Any], metadata: dict[s
     import mlx.core as mx
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".safetensors")
+    # hidden and named *.tmp.safetensors: a run directory's clean-up knows it for a leftover
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.safetensors")
     os.close(fd)
     try:
         mx.save_safetensors(tmp, arrays, metadata=metadata or {})
         os.replace(tmp, path)
-    finally:
+    finally:  # also on Ctrl-C / SIGTERM mid-write
         if os.path.exists(tmp):
             os.unlink(tmp)
 
