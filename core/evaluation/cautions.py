@@ -10,7 +10,10 @@ counts and metrics only.
   100 events for a validation study);
 - ``low-events-per-predictor``: fewer than 10 events (of the rarer class) per candidate
   predictor parameter in a training part (Peduzzi et al., J Clin Epidemiol 1996);
-- ``possible-outcome-leak``: a single feature that alone gives AUROC >= 0.95 on training data;
+- ``possible-outcome-leak``: features that alone give AUROC >= 0.95 on training data (one line
+  listing them all);
+- ``missingness-predicts-outcome``: the pattern of missing values alone gives AUROC >= 0.6 on
+  training data (the LLM reads "not recorded"; the baselines see it only with missingness indicators);
 - ``auroc-below-chance``: a model whose whole AUROC CI lies below 0.5;
 - ``collapsed-answers``: an LLM whose parsed generated answers are all one class;
 - ``unmatched-value-labels``: ``value_labels`` keys that match no value of their column.
@@ -27,6 +30,7 @@ MIN_TEST_EVENTS = 100
 MIN_TEST_PATIENTS = 50
 MIN_EVENTS_PER_PREDICTOR = 10.0
 LEAK_AUROC = 0.95
+MISSINGNESS_AUROC = 0.6
 
 
 def _entry(code: str, subject: str, message: str) -> dict[str, str]:
@@ -102,18 +106,74 @@ def feature_auroc(values: Any, labels: np.ndarray, kind: str) -> float | None:
 
 
 def possible_outcome_leak(dataset: Any, splits: Sequence[Any]) -> list[dict[str, str]]:
+    """One warning listing every feature that alone gives AUROC >= ``LEAK_AUROC`` on training data
+    (strongest first), so a real leak is not buried under one line per predictive feature."""
     if not splits:
         return []
     train = np.asarray(splits[0].train, dtype=int)
-    out = []
+    found = []
     for spec in dataset.schema.features:
         auc = feature_auroc(dataset.frame[spec.name].iloc[train], dataset.labels[train], spec.kind)
         if auc is not None and auc >= LEAK_AUROC:
-            out.append(_entry(
-                "possible-outcome-leak", spec.name,
-                f"possible outcome leak: {spec.name} alone gives AUROC {auc:.3f} on training data; remove it "
-                "if it is recorded after (or derived from) the outcome"))
-    return out
+            found.append((auc, spec.name))
+    if not found:
+        return []
+    found.sort(key=lambda item: (-item[0], item[1]))
+    listed = ", ".join(f"{name} ({auc:.3f})" for auc, name in found)
+    what = (f"{found[0][1]} alone gives AUROC {found[0][0]:.3f}" if len(found) == 1 else
+            f"{len(found)} features alone give AUROC >= {LEAK_AUROC:g}: {listed}")
+    return [_entry(
+        "possible-outcome-leak", ", ".join(name for _, name in found),
+        f"possible outcome leak: {what} on training data; remove any recorded after (or derived from) the "
+        "outcome (strongly predictive features that are known before it are fine)")]
+
+
+def missingness_auroc(frame: Any, labels: np.ndarray, seed: int = 0, folds: int = 5) -> tuple[float | None, list[str]]:
+    """Cross-fitted AUROC of the missingness pattern alone (which features are missing, nothing
+    else): each patient is scored by the event rate of their pattern among the other folds' patients
+    (smoothed towards the overall rate). None when no feature has a missing value."""
+    from clinpred.core.evaluation.metric_kernels import weighted_auroc
+
+    missing = frame.isna()
+    columns = [c for c in missing.columns if missing[c].any()]
+    y = np.asarray(labels, dtype=float)
+    if not columns or y.min() == y.max():
+        return None, columns
+    keys = missing[columns].to_numpy().astype(np.uint8)
+    _, pattern = np.unique(keys, axis=0, return_inverse=True)
+    pattern = pattern.reshape(-1)
+    fold = np.random.default_rng(seed).permutation(y.size) % folds
+    score = np.empty(y.size)
+    for f in range(folds):
+        out, inside = fold == f, fold != f
+        prior = y[inside].mean()
+        events = np.bincount(pattern[inside], weights=y[inside], minlength=pattern.max() + 1)
+        counts = np.bincount(pattern[inside], minlength=pattern.max() + 1)
+        score[out] = ((events + prior) / (counts + 1.0))[pattern[out]]
+    auc = float(weighted_auroc(y, score, np.ones((1, y.size)))[0])
+    return max(auc, 1.0 - auc), columns
+
+
+def missingness_predicts_outcome(dataset: Any, splits: Sequence[Any], indicators: bool) -> list[dict[str, str]]:
+    """Warn when which values are missing predicts the outcome (AUROC >= ``MISSINGNESS_AUROC`` on
+    training data): the LLM reads "not recorded" while the baselines see imputed values, unless
+    missingness indicators are on."""
+    if not splits:
+        return []
+    train = np.asarray(splits[0].train, dtype=int)
+    auc, columns = missingness_auroc(dataset.frame.iloc[train], dataset.labels[train])
+    if auc is None or auc < MISSINGNESS_AUROC:
+        return []
+    shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
+    how = ("the baselines get a missingness indicator per feature ([evaluation] missing_indicators = true), so "
+           "both see it" if indicators else "the baselines see imputed values only: set [evaluation] "
+           "missing_indicators = true so that they see it too")
+    return [_entry(
+        "missingness-predicts-outcome", ", ".join(columns),
+        f"which values are missing predicts the outcome (AUROC {auc:.3f} of the missingness pattern alone on "
+        f"training data; columns with missing values: {shown}): the LLM reads \"not recorded\"; {how}. Ask why "
+        "the values are missing (another group of patients, a test ordered only when ill) before trusting "
+        "any model")]
 
 
 def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
@@ -163,12 +223,13 @@ def unmatched_value_labels(dataset: Any) -> list[dict[str, str]]:
 
 
 def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dict[str, Any],
-                 results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+                 results: Mapping[str, Mapping[str, Any]], *, missing_indicators: bool = False) -> list[dict[str, str]]:
     """Every warning of a finished run, in a stable order."""
     return [
         *small_test_part(dataset, splits, protocol),
         *low_events_per_predictor(dataset, splits),
         *possible_outcome_leak(dataset, splits),
+        *missingness_predicts_outcome(dataset, splits, missing_indicators),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),
         *collapsed_answers(results),
