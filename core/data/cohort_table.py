@@ -126,7 +126,8 @@ def missing_data(dataset: Any, *, indicators: bool = False) -> list[dict[str, An
     n = len(dataset.labels)
     for spec in dataset.schema.features:
         missing = int(dataset.frame[spec.name].isna().sum())
-        baseline = "median imputation (training part)" if spec.kind == "numeric" else "most frequent level (training part)"
+        baseline = ("median imputation (training part)" if spec.kind == "numeric"
+                    else "most frequent level (training part)")
         if indicators and missing:
             baseline += " + a missingness indicator"
         out.append({"feature": spec.name, "display": spec.display, "missing": missing,

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from clinpred.core.data.cohort_table import missing_data, table_one
-from clinpred.core.evaluation.cautions import candidate_parameters
+from clinpred.core.evaluation.cautions import MISSINGNESS_AUROC, candidate_parameters, missingness_auroc
 from clinpred.core.evaluation.sample_size import riley_sample_size
 
 
@@ -28,6 +28,14 @@ def cohort_items(dataset: Any, splits: Sequence[Any], settings: Any = None, *, m
     """Table 1, the missing data and the sample-size statement (``settings``: the run's
     :class:`~clinpred.core.evaluation.settings.EvaluationConfig`, for ``missing_indicators`` and
     ``anticipated_r2``)."""
-    return {"table1": table_one(dataset, splits, min_cell=min_cell),
-            "missing_data": missing_data(dataset, indicators=bool(getattr(settings, "missing_indicators", False))),
-            "sample_size": sample_size_statement(dataset, splits, getattr(settings, "anticipated_r2", None))}
+    out = {"table1": table_one(dataset, splits, min_cell=min_cell),
+           "missing_data": missing_data(dataset, indicators=bool(getattr(settings, "missing_indicators", False))),
+           "sample_size": sample_size_statement(dataset, splits, getattr(settings, "anticipated_r2", None))}
+    if splits:  # does the pattern of missing values alone predict the outcome? (the warning's number)
+        train = np.asarray(splits[0].train, dtype=int)
+        auc, columns = missingness_auroc(dataset.frame.iloc[train], dataset.labels[train])
+        if auc is not None:
+            out["missingness_pattern"] = {"auroc": auc, "columns": columns, "warn_at": MISSINGNESS_AUROC,
+                                          "method": "cross-validated logistic regression on the 0/1 missingness "
+                                                    "columns, training part of the first split"}
+    return out

@@ -88,7 +88,8 @@ def _predict_all(predict: Predict, frames: list[Any], pd: Any) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def summarize_importance(per_split: Sequence[dict[str, Any]], repeat_of: Sequence[int] | None = None) -> list[dict[str, Any]] | None:
+def summarize_importance(per_split: Sequence[dict[str, Any]],
+                         repeat_of: Sequence[int] | None = None) -> list[dict[str, Any]] | None:
     """The importance of a model over its splits, strongest first: ``[{"feature", "auroc_drop",
     "ci", "splits"}]``.
 
@@ -115,7 +116,8 @@ def summarize_importance(per_split: Sequence[dict[str, Any]], repeat_of: Sequenc
                 by_repeat.setdefault(r, []).append(f["se"] if f.get("se") is not None else np.nan)
             se = float(np.mean([np.sqrt(np.sum(np.square(v))) / len(v) for v in by_repeat.values()]))
             mean = float(drops.mean())
-            entry = {"auroc_drop": mean, "ci": [mean - 1.96 * se, mean + 1.96 * se] if np.isfinite(se) else [None, None]}
+            ci = [mean - 1.96 * se, mean + 1.96 * se] if np.isfinite(se) else [None, None]
+            entry = {"auroc_drop": mean, "ci": ci}
         entry["ci"] = [None if v is None or not np.isfinite(v) else float(v) for v in entry["ci"]]
         out.append({"feature": name, **entry, "splits": len(rows)})
     out.sort(key=lambda e: (-e["auroc_drop"], e["feature"]))

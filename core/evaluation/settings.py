@@ -70,7 +70,8 @@ RULES: dict[str, tuple[Any, Any, str]] = {
     "missing_indicators": (bool, lambda v: True, ""),
     "importance_repeats": (int, B.IMPORTANCE_REPEATS, B.IMPORTANCE_REPEATS.meaning),
     "llm_importance_repeats": (int, B.IMPORTANCE_REPEATS, B.IMPORTANCE_REPEATS.meaning),
-    "anticipated_r2": ((int, float), B.R2, B.R2.meaning + " (a Cox-Snell R-squared, below its maximum for the outcome rate)"),
+    "anticipated_r2": ((int, float), B.R2,
+                       B.R2.meaning + " (a Cox-Snell R-squared, below its maximum for the outcome rate)"),
 }
 
 

@@ -63,7 +63,7 @@ def _histogram(ax: Any, m: Curve) -> None:
     ax.set_xlim(-0.03, 1.03)
     ax.tick_params(labelsize=7)
     ax.set_xlabel("predicted P(yes)", fontsize=8)
-    ax.set_ylabel("patients", fontsize=7)
+    ax.set_ylabel("count", fontsize=7)  # patients (x repeats under repeated CV)
 
 
 def calibration_panels(models: Sequence[Curve], n_bins: int = 10) -> bytes:

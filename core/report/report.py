@@ -101,8 +101,8 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
                "P(yes) in quantile bins (area ~ patients); line and band: the smooth calibration curve of the same "
                "predictions (logistic regression on a restricted cubic spline of logit P(yes), 4 knots; 95% bootstrap "
                f"band), withheld below {MIN_SMOOTH_EVENTS} events of the rarer class; dotted: perfect calibration. "
-               "Below: the predicted risks, events above the axis and non-events below. Slope < 1: predictions too "
-               "extreme; intercept > 0: risks underestimated."),
+               "Below: the predicted risks (pooled over repeats under repeated CV), events above the axis and "
+               "non-events below. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
         Heading("Clinical usefulness"),
         Figure("decision_curve", plots.decision_curve_png(curves),
                "Decision curves: net benefit of treating patients whose predicted risk is above the threshold "

@@ -73,8 +73,9 @@ def table_one_rows(t1: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def missing_blocks(missing: list[dict[str, Any]]) -> list[Block]:
-    """Only the features with missing values (one line says the others are complete)."""
+def missing_blocks(missing: list[dict[str, Any]], pattern: dict[str, Any] | None = None) -> list[Block]:
+    """Only the features with missing values (one line says the others are complete), and whether
+    the pattern of missing values alone predicts the outcome."""
     some = [m for m in missing if m["missing"]]
     blocks: list[Block] = [Heading("Missing data", 3)]
     if not some:
@@ -86,6 +87,11 @@ def missing_blocks(missing: list[dict[str, Any]]) -> list[Block]:
     if rest:
         blocks.append(Paragraph(f"The other {rest} feature{'s have' if rest > 1 else ' has'} no missing values.",
                                 note=True))
+    if pattern:
+        verdict = ("predicts the outcome: see the warning" if pattern["auroc"] >= pattern["warn_at"] else
+                   f"does not predict the outcome (a warning is given from {pattern['warn_at']:.2f})")
+        blocks.append(Paragraph(f"Which values are missing {verdict}: AUROC {fixed(pattern['auroc'], 3)} of the "
+                                f"missingness pattern alone ({pattern['method']}).", note=True))
     return blocks
 
 
@@ -115,7 +121,7 @@ def cohort_blocks(metrics: dict[str, Any]) -> list[Block]:
             "a feature's levels and its missing row add up to 100%." + (
                 f" Counts below {t1['min_cell']} are suppressed." if t1.get("min_cell") else "")))]
     if cohort.get("missing_data"):
-        blocks += missing_blocks(cohort["missing_data"])
+        blocks += missing_blocks(cohort["missing_data"], cohort.get("missingness_pattern"))
     if cohort.get("sample_size"):
         blocks += sample_size_blocks(cohort["sample_size"])
     return blocks
