@@ -116,7 +116,7 @@ def _print_summary(summary: dict, *, quiet: bool) -> None:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for col in summary["columns"]:
         if col["kind"] == "numeric":
-            desc = f"{col['mean']:.4g} ({col['min']:.4g} to {col['max']:.4g})"
+            desc = f"{_sig(col['mean'])} ({_sig(col['min'])} to {_sig(col['max'])})"
         else:
             desc = f"{col['levels']} levels"
         table.add_row(Text(col["name"]), col["kind"], f"{col['missing']} ({col['missing_fraction']:.1%})", desc)
@@ -182,3 +182,10 @@ def synth(ctx: click.Context, n: int, seed: int, output: str, truth: str | None)
     click.echo(f"Bayes-optimal AUROC: {auroc} (the best any model can reach on this file)")
     if truth is not None:
         click.echo(f"True probabilities: {truth}")
+
+
+def _sig(x: float) -> str:
+    """Four significant digits, never in scientific notation (13862.4 -> 13860, 0.001234 -> 0.001234)."""
+    import numpy as np
+
+    return np.format_float_positional(float(x), precision=4, unique=False, fractional=False, trim="-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.core.events import Event
+from clinpred.core.report.tables import fixed, p_value_text
 
 
 class RunConsole:
@@ -130,7 +131,7 @@ def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
     """The comparison table of a run's metrics.json, best AUROC first; failed models last."""
     def value(m: dict[str, Any], key: str) -> str:
         v = m.get("metrics", {}).get(key, {}).get("value")
-        return "-" if v is None else f"{v:.3f}"
+        return fixed(v, 3)
 
     def order(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
         name, m = item
@@ -144,7 +145,9 @@ def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
             continue
         parse = m.get("parse")
         delong = m.get("delong_vs_best_baseline")
-        note = f"p={delong['p_value']:.3f} vs {delong['baseline']}" if delong and delong.get("p_value") is not None else ""
+        p_text = p_value_text(delong.get("p_value")) if delong else "-"
+        note = (f"p{p_text.replace(' ', '') if p_text.startswith('<') else '=' + p_text} vs {delong['baseline']}"
+                if delong and delong.get("p_value") is not None else "")
         rows.append([
             name, m["kind"], fmt_ci(m["metrics"].get("auroc")), value(m, "f1"), value(m, "recall"),
             value(m, "specificity"), value(m, "balance_gap"), value(m, "brier"),

@@ -29,6 +29,9 @@ from clinpred.core.evaluation.outcome import UnitOutcome, pooled_test
 
 #: bootstrap resamples of the smooth calibration curve (one spline fit each)
 SMOOTH_RESAMPLES = 200
+#: fewest events (of the rarer class) for a smooth calibration curve and its E-statistics
+#: (Austin & Steyerberg 2019 simulate >= 100; below ~50 the spline's band covers the square)
+MIN_SMOOTH_EVENTS = 50
 
 Outcomes = Mapping[str, UnitOutcome]  # split name -> the model's outcome on it, in split order
 
@@ -155,6 +158,9 @@ def model_metrics(dataset: Any, units: Outcomes, *, n_resamples: int, seed: int,
     parse = _parse_summary(units)
     if parse is not None:
         out["parse"] = parse
+    from clinpred.core.evaluation.relied_on import relied_on
+
+    out.update(relied_on(units, repeats))
     return out
 
 
@@ -167,6 +173,15 @@ def _smooth(dataset: Any, units: Outcomes, cv: bool, clusters: Any, seed: int,
 
     pool = pooled(dataset, units)
     labels = dataset.labels.astype(int)
+    if pool["p"].size == 0 or np.ptp(pool["p"]) == 0:
+        return None  # constant scores (the majority model): no curve to smooth
+    # events of the rarer class among the patients (CV: each patient once, whatever the repeats)
+    y = labels[np.unique(pool["index"])] if cv else pool["label"]
+    fewest = int(min(y.sum(), y.size - y.sum()))
+    if fewest < MIN_SMOOTH_EVENTS:
+        return {"withheld": f"{fewest} patients of the rarer outcome class (< {MIN_SMOOTH_EVENTS}): a smooth "
+                            "calibration curve and its E-statistics would be noise", "events": fewest,
+                "min_events": MIN_SMOOTH_EVENTS}
     if cv:
         w = cluster_weights(labels, clusters, n_resamples, seed)[:, pool["index"]]
     else:  # unstratified: calibration depends on the event rate

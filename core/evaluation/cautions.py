@@ -12,7 +12,10 @@ counts and metrics only.
   predictor parameter in a training part (Peduzzi et al., J Clin Epidemiol 1996); in an
   internal-external validation the site column is not counted (it names the held-out site,
   whose level no training part has seen);
-- ``possible-outcome-leak``: a single feature that alone gives AUROC >= 0.95 on training data;
+- ``possible-outcome-leak``: features that alone give AUROC >= 0.95 on training data (one line
+  listing them all);
+- ``missingness-predicts-outcome``: the pattern of missing values alone gives AUROC >= 0.6 on
+  training data (the LLM reads "not recorded"; the baselines see it only with missingness indicators);
 - ``auroc-below-chance``: a model whose whole AUROC CI lies below 0.5;
 - ``collapsed-answers``: an LLM whose parsed generated answers are >= 95% one class (the rule of
   ``clinpred diagnose``: :data:`COLLAPSE_SHARE`);
@@ -40,6 +43,9 @@ def majority_share(labels: Sequence[int]) -> float:
         return 0.0
     positive = sum(labels) / len(labels)
     return max(positive, 1.0 - positive)
+
+
+MISSINGNESS_AUROC = 0.6
 
 
 def _entry(code: str, subject: str, message: str) -> dict[str, str]:
@@ -119,18 +125,75 @@ def feature_auroc(values: Any, labels: np.ndarray, kind: str) -> float | None:
 
 
 def possible_outcome_leak(dataset: Any, splits: Sequence[Any]) -> list[dict[str, str]]:
+    """One warning listing every feature that alone gives AUROC >= ``LEAK_AUROC`` on training data
+    (strongest first), so a real leak is not buried under one line per predictive feature."""
     if not splits:
         return []
     train = np.asarray(splits[0].train, dtype=int)
-    out = []
+    found = []
     for spec in dataset.schema.features:
         auc = feature_auroc(dataset.frame[spec.name].iloc[train], dataset.labels[train], spec.kind)
         if auc is not None and auc >= LEAK_AUROC:
-            out.append(_entry(
-                "possible-outcome-leak", spec.name,
-                f"possible outcome leak: {spec.name} alone gives AUROC {auc:.3f} on training data; remove it "
-                "if it is recorded after (or derived from) the outcome"))
-    return out
+            found.append((auc, spec.name))
+    if not found:
+        return []
+    found.sort(key=lambda item: (-item[0], item[1]))
+    listed = ", ".join(f"{name} ({auc:.3f})" for auc, name in found)
+    what = (f"{found[0][1]} alone gives AUROC {found[0][0]:.3f}" if len(found) == 1 else
+            f"{len(found)} features alone give AUROC >= {LEAK_AUROC:g}: {listed}")
+    return [_entry(
+        "possible-outcome-leak", ", ".join(name for _, name in found),
+        f"possible outcome leak: {what} on training data; remove any recorded after (or derived from) the "
+        "outcome (strongly predictive features that are known before it are fine)")]
+
+
+def missingness_auroc(frame: Any, labels: np.ndarray, seed: int = 0, folds: int = 5,
+                      repeats: int = 5) -> tuple[float | None, list[str]]:
+    """Cross-validated AUROC of the missingness pattern alone (which features are missing, nothing
+    else): a logistic regression (L2, C = 1) on one 0/1 column per feature with missing values,
+    out-of-fold predictions of a stratified ``folds``-fold CV, the AUROC averaged over ``repeats``
+    seeded repetitions. None when no feature has a missing value."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from clinpred.core.evaluation.metric_kernels import weighted_auroc
+
+    missing = frame.isna()
+    columns = [c for c in missing.columns if missing[c].any()]
+    y = np.asarray(labels, dtype=int)
+    k = min(folds, int(y.sum()), int(y.size - y.sum()))
+    if not columns or k < 2:
+        return None, columns
+    X = missing[columns].to_numpy().astype(float)
+    aucs = []
+    for r in range(repeats):
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed + r)
+        p = cross_val_predict(LogisticRegression(C=1.0), X, y, cv=cv, method="predict_proba")[:, 1]
+        aucs.append(float(weighted_auroc(y.astype(float), p, np.ones((1, y.size)))[0]))
+    return float(np.mean(aucs)), columns
+
+
+def missingness_predicts_outcome(dataset: Any, splits: Sequence[Any], indicators: bool) -> list[dict[str, str]]:
+    """Warn when which values are missing predicts the outcome (AUROC >= ``MISSINGNESS_AUROC`` on
+    training data): the LLM reads "not recorded" while the baselines see imputed values, unless
+    missingness indicators are on."""
+    if not splits:
+        return []
+    train = np.asarray(splits[0].train, dtype=int)
+    auc, columns = missingness_auroc(dataset.frame.iloc[train], dataset.labels[train])
+    if auc is None or auc < MISSINGNESS_AUROC:
+        return []
+    shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
+    how = ("the baselines get a missingness indicator per feature ([evaluation] missing_indicators = true), so "
+           "both see it" if indicators else "the baselines see imputed values only: set [evaluation] "
+           "missing_indicators = true so that they see it too")
+    return [_entry(
+        "missingness-predicts-outcome", ", ".join(columns),
+        f"which values are missing predicts the outcome (cross-validated AUROC {auc:.3f} of the missingness "
+        f"pattern alone on training data; columns with missing values: {shown}): the LLM reads \"not recorded\"; "
+        f"{how}. Ask why "
+        "the values are missing (another group of patients, a test ordered only when ill) before trusting "
+        "any model")]
 
 
 def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
@@ -184,12 +247,13 @@ def unmatched_value_labels(dataset: Any) -> list[dict[str, str]]:
 
 
 def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dict[str, Any],
-                 results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+                 results: Mapping[str, Mapping[str, Any]], *, missing_indicators: bool = False) -> list[dict[str, str]]:
     """Every warning of a finished run, in a stable order."""
     return [
         *small_test_part(dataset, splits, protocol),
         *low_events_per_predictor(dataset, splits, protocol),
         *possible_outcome_leak(dataset, splits),
+        *missingness_predicts_outcome(dataset, splits, missing_indicators),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),
         *collapsed_answers(results),

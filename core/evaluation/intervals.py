@@ -152,6 +152,12 @@ def interval_entry(value: float, lo: float, hi: float, method: str, undefined: i
     return out
 
 
+def _fixed(x: float, digits: int) -> str:
+    """``x`` with ``digits`` decimals, never ``-0.000``."""
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def format_interval(entry: dict[str, Any] | None, digits: int = 3) -> str:
     """``'0.712 [0.650, 0.770]'``, ``'2.31 [0.64, inf)'``, ``'inf [1.20, inf)'``, the value alone
     when there is no interval, or ``'-'`` when the statistic is undefined."""
@@ -161,13 +167,13 @@ def format_interval(entry: dict[str, Any] | None, digits: int = 3) -> str:
     infinite = entry.get("value_infinite") or _infinity(value)
     if not infinite and _number(value) is None:
         return "-"
-    text = ("inf" if infinite == "+inf" else "-inf") if infinite else f"{value:.{digits}f}"
+    text = ("inf" if infinite == "+inf" else "-inf") if infinite else _fixed(value, digits)
     lo, hi = (list(entry.get("ci") or []) + [None, None])[:2]
     open_end = entry.get("ci_unbounded")
     lo_open = open_end in ("lower", "both") or _infinity(lo) == "-inf"
     hi_open = open_end in ("upper", "both") or _infinity(hi) == "+inf"
-    left = "(-inf" if lo_open else (None if _number(lo) is None else f"[{lo:.{digits}f}")
-    right = "inf)" if hi_open else (None if _number(hi) is None else f"{hi:.{digits}f}]")
+    left = "(-inf" if lo_open else (None if _number(lo) is None else f"[{_fixed(lo, digits)}")
+    right = "inf)" if hi_open else (None if _number(hi) is None else f"{_fixed(hi, digits)}]")
     if left is None or right is None:
         return text
     return f"{text} {left}, {right}"

@@ -40,6 +40,15 @@ class EvaluationConfig:
     max_new_tokens: int = 12
     store_prompts: bool = True
     reference: str | None = None
+    #: baselines add a 0/1 "value missing" column per feature with missing values in the training part
+    #: (an LLM reads "not recorded": with indicators the baselines see the same information)
+    missing_indicators: bool = True
+    #: permutation-importance repeats per feature on each validation part (0: off); models that use an
+    #: LLM take ``llm_importance_repeats`` (each repeat is one scoring pass of the validation part per feature)
+    importance_repeats: int = 5
+    llm_importance_repeats: int = 1
+    #: the anticipated Cox-Snell R-squared of the sample-size statement (None: 0.15 x its maximum)
+    anticipated_r2: float | None = None
 
 
 #: key -> (type, check, what the check means)
@@ -58,6 +67,11 @@ RULES: dict[str, tuple[Any, Any, str]] = {
     "max_new_tokens": (int, B.MAX_NEW_TOKENS, B.MAX_NEW_TOKENS.meaning),
     "store_prompts": (bool, lambda v: True, ""),
     "reference": (str, lambda v: bool(v.strip()), "a baseline name or best-on-validation"),
+    "missing_indicators": (bool, lambda v: True, ""),
+    "importance_repeats": (int, B.IMPORTANCE_REPEATS, B.IMPORTANCE_REPEATS.meaning),
+    "llm_importance_repeats": (int, B.IMPORTANCE_REPEATS, B.IMPORTANCE_REPEATS.meaning),
+    "anticipated_r2": ((int, float), B.R2,
+                       B.R2.meaning + " (a Cox-Snell R-squared, below its maximum for the outcome rate)"),
 }
 
 

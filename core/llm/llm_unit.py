@@ -81,13 +81,15 @@ def fit_layers(params: LoraParams, explicit: frozenset[str], n_layers: int, emit
 @define(frozen=True, eq=False)
 class LoraUnitResult:
     """P(yes) of the validation and test parts after fine-tuning, the test part's prompts and
-    generated answers (``test``: columns by name), and the unit file's ``details`` (training
-    record, model provenance, timings)."""
+    generated answers (``test``: columns by name), the unit file's ``details`` (training
+    record, model provenance, timings), and the fine-tuned model still in memory (``loaded``: model
+    and tokenizer, for what-it-relied-on measurements; never saved)."""
 
     p_val: np.ndarray
     p_test: np.ndarray
     test: dict[str, Any]
     details: dict[str, Any]
+    loaded: Any = None
 
 
 def run_llm_unit(
@@ -181,4 +183,4 @@ def run_llm_unit(
         "model": {"source": str(loaded.source), "requested": str(loaded.source), "path": str(loaded.path),
                   "precision": loaded.precision, "dtype": loaded.dtype, **model_revision(loaded.path)},
         "timings": timings,
-    })
+    }, loaded=loaded)

@@ -95,6 +95,12 @@ class Lasso(TabularModel):
             return TrainingPart(np.asarray(work.split.train, dtype=int))
         return work.training_part()
 
+    def fitted_details(self, pipe: Any) -> dict[str, Any]:
+        model = pipe.named_steps["model"]
+        C = float(np.asarray(getattr(model, "C_", np.nan)).reshape(-1)[0])
+        return {"penalty": f"L1, C = {C:.4g} (inverse penalty on standardised predictors, chosen by inner CV "
+                           "maximising AUROC)", "C": C}
+
     def estimator(self, params: LassoParams, fit: FitInfo) -> Any:
         Cs = np.logspace(-3, 3, params.n_penalties)
         folds = min(params.inner_folds, fit.n_pos, fit.n_neg)

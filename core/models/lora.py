@@ -43,8 +43,9 @@ class LoraFineTune(ModelAdapter):
             dataset=work.dataset, records=llm.records(), split=work.split, train_idx=part.indices,
             sample_weights=part.weights, params=work.params, explicit=work.explicit, evaluation=work.settings,
             adapter_dir=work.save_dir, seed=work.seed, emit=work.emit, unit=work.unit, resume=work.resume)
+        fitted = FittedLora(result.loaded, llm, work.params.score_batch_size, prefix_cache=work.params.prefix_cache)
         return work.outcome(result.p_val, result.p_test, trained_on=part.indices, test=result.test,
-                            details=result.details, saved=ADAPTER_FILES)
+                            details=result.details, saved=ADAPTER_FILES, fitted=fitted)
 
     def load(self, context: LoadContext) -> "FittedLora":
         model = context.details.get("model") or {}
@@ -62,6 +63,7 @@ class FittedLora:
     llm: Any  # LLMSource
     batch_size: int
     on_progress: Any = None
+    prefix_cache: bool = True
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
         from clinpred.core.llm.llm_unit import PromptBook
@@ -71,7 +73,7 @@ class FittedLora:
         book = PromptBook(self.llm.hooks, self.llm.family, self.loaded.tokenizer, task, dataset.records())
         prompts = [book.scoring_prompt(i) for i in range(len(dataset.ids))]
         return score_p_yes(self.loaded.model, self.loaded.tokenizer, prompts, task.positive, task.negative,
-                           batch_size=self.batch_size, on_progress=self.on_progress)
+                           batch_size=self.batch_size, on_progress=self.on_progress, prefix_cache=self.prefix_cache)
 
 
 __all__ = ["ADAPTER_FILES", "FittedLora", "LoraFineTune"]

@@ -6,7 +6,9 @@ for every tabular model, so they differ only where they should:
 - the training part balanced as the run asks (``[evaluation] balance``), only inside it;
 - one ``Pipeline`` fitted on the training frame only: numeric columns median-imputed (and
   standardised when ``scale_numeric``), categorical columns most-frequent-imputed and one-hot
-  encoded, ignoring categories unseen in training (values compared as text, so 1 and "1" agree);
+  encoded, ignoring categories unseen in training (values compared as text, so 1 and "1" agree),
+  and with ``[evaluation] missing_indicators`` (the default) a 0/1 column per feature with missing
+  values in the training part, so the model sees what an LLM reads as "not recorded";
 - single-threaded fitting (reproducible; OpenMP contention costs seconds on 2 cores);
 - the fitted pipeline saved with skops (scikit-learn's secure format, never a pickle) as
   ``model.skops``; ``predict`` loads it only with the types its adapter trusts.
@@ -59,25 +61,34 @@ class TabularModel(ModelAdapter):
         return work.training_part()
 
     def fitted_details(self, pipe: Any) -> dict[str, Any]:
-        """What the unit file should record about the fitted pipeline (e.g. the penalty chosen)."""
+        """What the unit file should record about the fitted pipeline under ``estimator`` (e.g.
+        ``penalty``: the penalty chosen, in words). A model with ``coef_`` also gets its odds ratios
+        (``coefficients``, :func:`~clinpred.core.models.linear_terms.linear_terms`) without asking."""
         return {}
 
     # -- the unit ----------------------------------------------------------------------------
     def run_unit(self, work: UnitWork) -> Any:
         part = self.training_rows(work)
         pipe = self.fit(work.features(part.indices), work.labels[part.indices], work.categorical(), work.params,
-                        seed=work.seed, class_weight=part.class_weight, balance=work.settings.balance)
+                        seed=work.seed, class_weight=part.class_weight, balance=work.settings.balance,
+                        missing_indicators=bool(getattr(work.settings, "missing_indicators", False)))
         p_val, p_test = (predict_yes(pipe, work.features(rows), work.categorical())
                          for rows in (work.split.val, work.split.test))
         save_pipeline(pipe, work.save_dir / MODEL_FILE)
-        details = self.fitted_details(pipe)
+        details = dict(self.fitted_details(pipe))
+        from clinpred.core.models.linear_terms import linear_terms
+
+        terms = linear_terms(pipe, work.dataset.schema.features)  # a linear model: its odds ratios
+        if terms is not None:
+            details["coefficients"] = terms
         return work.outcome(p_val, p_test, trained_on=part.indices, saved=[MODEL_FILE],
-                            details={"estimator": details} if details else None)
+                            details={"estimator": details} if details else None, fitted=FittedPipeline(pipe))
 
     def fit(self, X: Any, y: Any, categorical: Sequence[str], params: Any = None, *, seed: int = 0,
-            class_weight: str | None = None, balance: str = "none") -> Any:
+            class_weight: str | None = None, balance: str = "none", missing_indicators: bool = False) -> Any:
         """The fitted pipeline on (``X``, ``y``): a pandas frame of feature columns (the categorical
-        ones named) and 0/1 labels with both classes; nothing is fitted on anything else."""
+        ones named) and 0/1 labels with both classes; nothing is fitted on anything else.
+        ``missing_indicators`` adds a 0/1 column per feature with missing values in ``X``."""
         columns = list(X.columns)
         unknown = [c for c in categorical if c not in columns]
         if unknown:
@@ -97,7 +108,7 @@ class TabularModel(ModelAdapter):
                             f"to train (found {n_pos} positive, {n_neg} negative)")
         params = self.params() if params is None else params
         model = self.estimator(params, FitInfo(seed, class_weight, balance, n_pos, n_neg))
-        pipe = _pipeline(columns, list(categorical), model, self.scale_numeric)
+        pipe = _pipeline(columns, list(categorical), model, self.scale_numeric, missing_indicators)
         from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
         with warnings.catch_warnings(), threadpool_limits(limits=1):
@@ -109,9 +120,10 @@ class TabularModel(ModelAdapter):
 
     def fit_predict(self, X_train: Any, y_train: Any, X_eval: Sequence[Any], categorical: Sequence[str],
                     params: Any = None, *, seed: int = 0, class_weight: str | None = None,
-                    balance: str = "none") -> list[np.ndarray]:
+                    balance: str = "none", missing_indicators: bool = False) -> list[np.ndarray]:
         """Fit on (``X_train``, ``y_train``) and return P(yes) for each frame of ``X_eval``."""
-        pipe = self.fit(X_train, y_train, categorical, params, seed=seed, class_weight=class_weight, balance=balance)
+        pipe = self.fit(X_train, y_train, categorical, params, seed=seed, class_weight=class_weight, balance=balance,
+                        missing_indicators=missing_indicators)
         for i, frame in enumerate(X_eval):
             missing = [c for c in X_train.columns if c not in frame.columns]
             if missing:
@@ -161,9 +173,9 @@ def predict_yes(pipe: Any, frame: Any, categorical: Sequence[str]) -> np.ndarray
     return np.asarray(proba[:, list(pipe.classes_).index(1)], dtype=float)
 
 
-def _pipeline(columns: list[str], categorical: list[str], model: Any, scale: bool) -> Any:
+def _pipeline(columns: list[str], categorical: list[str], model: Any, scale: bool, indicators: bool = False) -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
+    from sklearn.impute import MissingIndicator, SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -179,6 +191,8 @@ def _pipeline(columns: list[str], categorical: list[str], model: Any, scale: boo
         transformers.append(("numeric", Pipeline(num_steps), numeric))
     if cats:
         transformers.append(("categorical", Pipeline(cat_steps), cats))
+    if indicators:  # only features with missing values in training get a column; none: no column
+        transformers.append(("missing", MissingIndicator(features="missing-only", error_on_new=False), list(columns)))
     prep = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
     return Pipeline([("prepare", prep), ("model", model)])
 

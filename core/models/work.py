@@ -99,12 +99,15 @@ class UnitWork:
 
     def outcome(self, p_val: Any, p_test: Any, *, trained_on: Sequence[int] | np.ndarray,
                 test: Mapping[str, Any] | None = None, details: Mapping[str, Any] | None = None,
-                saved: Sequence[str] = ()) -> UnitOutcome:
+                saved: Sequence[str] = (), fitted: Any = None) -> UnitOutcome:
         """The unit's outcome: the threshold is chosen on the validation part by the run's rule
         (falling back to the prevalence of ``trained_on`` when the validation part cannot rank);
         ``test`` adds the test part's LLM columns (``prompt``, ``raw_output``, ``parsed``,
         ``parse_status``); ``saved`` names the files in ``save_dir`` that make up the fitted model
-        (their sha256 is recorded and checked when ``predict`` loads them)."""
+        (their sha256 is recorded and checked when ``predict`` loads them). ``fitted`` is the fitted
+        model in memory (a :class:`~clinpred.core.models.adapter.FittedModel`: ``predict_proba(dataset)``,
+        as ``load`` returns it): with it, what the model relied on is measured the same way for every
+        model (:meth:`relied_on`) and recorded under ``importance``."""
         from clinpred.core.evaluation.thresholds import select_threshold
 
         ev = self.settings
@@ -113,11 +116,45 @@ class UnitWork:
         choice = select_threshold(self.labels[val_idx], p_val, ev.threshold, ev.fixed_threshold,
                                   fallback=float(self.labels[np.asarray(trained_on, dtype=int)].mean()))
         extra = dict(details or {})
+        if fitted is not None:
+            extra["importance"] = self.relied_on(fitted, p_val)
         if saved:
             extra[FITTED] = {"files": file_digests(self.save_dir, saved)}
         return UnitOutcome(threshold=choice.value, threshold_reason=choice.reason,
                            val=PartScores(val_idx, p_val), test=TestScores(test_idx, p_test, **dict(test or {})),
                            seconds=time.perf_counter() - self._started, details=extra)
+
+
+    def importance_repeats(self) -> int:
+        """Permutations per feature: ``llm_importance_repeats`` for a model that uses an LLM (each
+        is a scoring pass of the validation part per feature), else ``importance_repeats``."""
+        key = "llm_importance_repeats" if self.llm is not None else "importance_repeats"
+        return int(getattr(self.settings, key, 0))
+
+    def relied_on(self, fitted: Any, p_val: Any) -> dict[str, Any]:
+        """Permutation importance on the validation part (:mod:`clinpred.core.evaluation.importance`):
+        each feature's values permuted across its patients, P(yes) asked again from ``fitted``."""
+        from clinpred.core.data.dataset_rows import dataset_rows
+        from clinpred.core.evaluation.importance import permutation_importance
+        from clinpred.core.events import Event
+
+        val = np.asarray(self.split.val, dtype=int)
+        frame = self.dataset.feature_frame(val)
+        features = list(frame.columns)
+        repeats = self.importance_repeats()
+
+        def predict(permuted: Any) -> np.ndarray:
+            if self.llm is not None:
+                self.emit(Event("message", self.unit, f"importance: scoring {len(permuted)} prompts ({repeats} "
+                                                      f"permutation(s) x {len(features)} features x {val.size} patients)"))
+            rows = np.resize(val, len(permuted))  # the stacked copies keep each patient's id and label
+            return np.asarray(fitted.predict_proba(dataset_rows(self.dataset, rows, permuted)), dtype=float)
+
+        started = time.perf_counter()
+        result = permutation_importance(predict, frame, self.labels[val], p_val, features=features,
+                                        repeats=repeats, seed=self.seed)
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        return result
 
 
 def file_digests(folder: Path, names: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clinpred.core.report.tables import Column, DataTable
+from clinpred.core.report.tables import Column, DataTable, fixed, p_value_text
+
+#: the definition of the balance gap, wherever it is shown
+BALANCE_GAP = "Balance gap = |sensitivity - specificity| (0: both classes recognised equally well)"
 
 CLASSIFICATION = (("accuracy", "accuracy"), ("recall", "sensitivity (recall)"), ("specificity", "specificity"),
                   ("precision", "precision"), ("f1", "F1"), ("balanced_accuracy", "balanced accuracy"),
@@ -57,7 +60,24 @@ def _difference(row: dict[str, Any]) -> str:
     d, p = row.get("auroc_difference"), row.get("delong_p")
     if d is None:
         return "-"
-    return f"{d:+.3f} (p {'< 0.001' if p is not None and p < 0.001 else '-' if p is None else f'{p:.3f}'})"
+    return f"{fixed(d, 3, sign=True)} (p {p_value_text(p)})"
+
+
+def threshold_cell(row: dict[str, Any]) -> str:
+    """One split: its threshold. Several: each split used its own, so the cell says "mean" and the range."""
+    values = [v for v in row.get("thresholds") or [] if isinstance(v, (int, float))]
+    if len(values) <= 1:
+        return fixed(row.get("threshold"), 3)
+    return f"mean {fixed(sum(values) / len(values), 3)} ({fixed(min(values), 3)}-{fixed(max(values), 3)}, {len(values)} splits)"
+
+
+def threshold_caption(metrics: dict[str, Any]) -> str:
+    """The caption of the classification table: how the threshold was chosen and used, and the balance gap."""
+    splits = max((len(m.get("thresholds") or {}) for m in (metrics.get("models") or {}).values()), default=1)
+    where = ("chosen on the validation part of its split; each patient is classified at the threshold of "
+             "their own split (the mean and range over the splits are shown)") if splits > 1 else \
+        "chosen on the validation part"
+    return f"At the threshold {where}. {BALANCE_GAP}."
 
 
 def model_table(metrics: dict[str, Any]) -> DataTable:
@@ -71,6 +91,7 @@ def model_table(metrics: dict[str, Any]) -> DataTable:
         row: dict[str, Any] = {"model": name, "kind": m.get("kind"), "n": m.get("n"), "events": m.get("events"),
                                "auroc_difference": d.get("auroc_difference"), "delong_p": d.get("p_value"),
                                "is_reference": name == best, "threshold": m.get("threshold"),
+                               "thresholds": list((m.get("thresholds") or {}).values()),
                                "balance_gap": ((m.get("metrics") or {}).get("balance_gap") or {}).get("value")}
         for key in ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
                     *(k for k, _ in CLASSIFICATION)):
@@ -83,7 +104,7 @@ def model_table(metrics: dict[str, Any]) -> DataTable:
         Column("calibration_intercept", "calibration intercept", "estimate", 2),
         Column("auroc_difference", f"ΔAUROC vs {best or 'best baseline'} (DeLong p)", "signed", show=_difference),
         Column("delong_p", "DeLong p", "p", display=False), Column("is_reference", "reference", display=False),
-        Column("threshold", "threshold", "number"),
+        Column("threshold", "threshold", "number", show=threshold_cell),
         *(Column(key, header, "estimate") for key, header in CLASSIFICATION),
         Column("balance_gap", "balance gap", "number"),
     ]
@@ -93,7 +114,7 @@ def model_table(metrics: dict[str, Any]) -> DataTable:
     return DataTable(
         title="Model comparison", columns=columns, rows=rows, keys=("model",),
         parts=(("Model comparison", first), ("At the threshold chosen on validation data", second)),
-        notes=(caption(metrics),),
+        notes=(caption(metrics), threshold_caption(metrics)),
     )
 
 

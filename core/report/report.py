@@ -9,7 +9,6 @@ matrices at the chosen thresholds; LLM training curves; per-model output diagnos
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,10 @@ from attrs import define, field
 from clinpred.core.atomic import write_bytes, write_text
 from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
+from clinpred.core.report.report_relied_on import relied_on_blocks
+from clinpred.core.report.table_one import cohort_blocks
 from clinpred.core.run.rundir import read_metrics, read_run_info
 from clinpred.core.report.report_stats import (
-    cohort_blocks,
     site_blocks,
     smooth_calibration_blocks,
     subgroup_blocks,
@@ -29,8 +29,9 @@ from clinpred.core.report.report_stats import (
 )
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
 from clinpred.core.report.report_search import search_blocks
-from clinpred.core.report.model_table import caption, model_table, ordered_models
-from clinpred.core.report.tables import display_parts
+from clinpred.core.report.model_table import caption, model_table, ordered_models, threshold_caption
+from clinpred.core.report.tables import display_parts, fixed
+from clinpred.core.evaluation.aggregate import MIN_SMOOTH_EVENTS
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
 FIGURE_DIR = "report_files"
@@ -43,16 +44,11 @@ class ReportFiles:
     figures: list[Path] = field(factory=list)
 
 
-def _num(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
 def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
     """Discrimination / calibration, and classification at the chosen threshold (with CIs): the two
     display parts of :func:`model_table`, the same numbers ``clinpred report --format`` prints."""
     parts = display_parts(model_table(metrics))
-    captions = (caption(metrics),
-                "At the threshold chosen on validation data (the mean over splits is shown; each split uses its own).")
+    captions = (caption(metrics), threshold_caption(metrics))
     blocks: list[Block] = [Heading("Model comparison"),
                            *(Table(headers, rows, caption=text) for (_, headers, rows), text in zip(parts, captions))]
     failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in ordered_models(metrics) if m.get("status") != "done"]
@@ -66,8 +62,9 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
-    from clinpred.core.report.plots import Curve
+    from clinpred.core.report.plots import Curve, model_colors
 
+    colors = model_colors(list(metrics.get("models") or {}))
     out = []
     for name, m in ordered_models(metrics):
         model = outputs.get(name)
@@ -83,7 +80,8 @@ def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[A
         out.append(Curve(name, labels, p, auroc=(k.get("auroc") or {}).get("value"),
                          slope=(k.get("calibration_slope") or {}).get("value"),
                          intercept=(k.get("calibration_intercept") or {}).get("value"),
-                         counts=counts, threshold=m.get("threshold"),
+                         counts=counts, threshold=m.get("threshold"), color=colors[name],
+                         smooth=m.get("smooth_calibration"), thresholds=len(m.get("thresholds") or {}) or 1,
                          folds=None if model.folds is None else np.asarray(fold, dtype=object)))
     return out
 
@@ -103,26 +101,35 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
     curves = _curves(metrics, outputs)
     if not curves:
         return [Paragraph("No completed model with predictions: no figures.")]
+    roc_note = (" Inset: the top-left corner enlarged (an AUROC above 0.95 leaves the curves on the edge)."
+                if any(c.auroc is not None and c.auroc > plots.ROC_INSET_AUROC for c in curves) else "")
     blocks: list[Block] = [
         Heading("Discrimination"),
-        Figure("roc", plots.roc_png(curves), _roc_caption(metrics)),
+        Figure("roc", plots.roc_png(curves), _roc_caption(metrics) + roc_note),
         Heading("Calibration"),
         Figure("calibration", plots.calibration_png(curves),
-               "Observed event rate against mean predicted P(yes) in quantile bins (marker size ~ patients); "
-               "dotted: perfect calibration. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
+               "Each panel: one model's pooled test predictions. Circles: observed event rate against mean predicted "
+               "P(yes) in quantile bins (area ~ patients); line and band: the smooth calibration curve of the same "
+               "predictions (logistic regression on a restricted cubic spline of logit P(yes), 4 knots; 95% bootstrap "
+               f"band), withheld below {MIN_SMOOTH_EVENTS} events of the rarer class; dotted: perfect calibration. "
+               "Below: the predicted risks (pooled over repeats under repeated CV), events above the axis and "
+               "non-events below. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
         Heading("Clinical usefulness"),
         Figure("decision_curve", plots.decision_curve_png(curves),
                "Decision curves: net benefit of treating patients whose predicted risk is above the threshold "
-               "probability, against treating everybody or nobody."),
+               "probability, against treating everybody or nobody. A model that gives everyone the same risk (the "
+               "majority model) is dashed: it equals treat-all below its risk and treat-none above."),
         Heading("Confusion matrices"),
-        Figure("confusion", plots.confusion_png(curves), "Pooled test patients at each model's chosen threshold(s)."),
+        Figure("confusion", plots.confusion_png(curves),
+               "Pooled test patients, each classified at the threshold chosen on the validation part of their own split."),
     ]
     histories = [(f"{name}/{split}", u.detail("training").get("train_losses") or [],
                   u.detail("training").get("evaluations") or [])
                  for name, per in units.items() for split, u in per.items()
                  if u is not None and u.detail("training").get("train_losses")]
     if histories:
-        blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories),
+        colors = plots.model_colors(list(metrics.get("models") or {}))
+        blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories, colors),
                                                    "Training loss per step; validation loss where evaluated.")]
     return blocks
 
@@ -148,7 +155,7 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
         for source, m in (d.get("metrics") or {}).items():
             if m and parse:
                 text_rows.append([name, "P(yes) ≥ threshold" if source == "probability" else "parsed text",
-                                  f"{m['n']} ({pct(m['coverage'])})", *(_num(m[k]) for k in
+                                  f"{m['n']} ({pct(m['coverage'])})", *(fixed(m[k], 3) for k in
                                   ("accuracy", "recall", "specificity", "f1", "balanced_accuracy", "mcc"))])
     blocks: list[Block] = [
         Heading("Output diagnostics"),
@@ -207,7 +214,8 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
                f"Status: {run_info.get('status', '?')}.")
     prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
-                           *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *site_blocks(metrics),
+                           *smooth_calibration_blocks(metrics), *relied_on_blocks(metrics, run_info),
+                           *subgroup_blocks(metrics), *site_blocks(metrics),
                            *cohort_blocks(metrics), *search_blocks(units),
                            *diagnostics_blocks(diagnose(source, parse=parse)),
                            *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]

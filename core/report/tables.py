@@ -53,6 +53,22 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def fixed(x: Any, digits: int = 3, *, sign: bool = False, empty: str = "-") -> str:
+    """``x`` with ``digits`` decimals, never in scientific notation and never "-0.00" (a value that
+    rounds to zero prints as zero, unsigned even with ``sign``); ``empty`` for None or NaN."""
+    if not _finite(x):
+        return empty
+    text = f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+    return text.lstrip("+-") if float(text) == 0 else text
+
+
+def p_value_text(p: Any) -> str:
+    """A p-value as a paper prints it: "< 0.001" below 0.001, else three decimals ("-" if unknown)."""
+    if not _finite(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def cell_text(column: Column, row: dict[str, Any]) -> str:
     """The display text of one cell ('-' when empty)."""
     if column.show is not None:
@@ -66,11 +82,11 @@ def cell_text(column: Column, row: dict[str, Any]) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if column.kind == "number":
-        return f"{value:.{d}f}"
+        return fixed(value, d)
     if column.kind == "signed":
-        return f"{value:+.{d}f}"
+        return fixed(value, d, sign=True)
     if column.kind == "p":
-        return "< 0.001" if value < 0.001 else f"{value:.3f}"
+        return p_value_text(value)
     return str(value)
 
 

@@ -25,6 +25,7 @@ from clinpred.core.evaluation.settings import EvaluationConfig
 from clinpred.core.events import Event, EventSink
 from clinpred.core.llm.search import search_summary
 from clinpred.core.evaluation.outcome import UnitOutcome
+from clinpred.core.evaluation.sample_size import check_anticipated_r2
 from clinpred.core.run.executors.base import Executor
 from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
@@ -73,7 +74,6 @@ class RunSummary:
     metrics: dict[str, Any]
     failed: dict[str, str]
     seconds: float
-
 
 
 def _versions() -> dict[str, str | None]:
@@ -125,6 +125,7 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         start = time.perf_counter()
         dataset = load_from_schema(req.schema)  # the cohort is fixed; --seed changes splits and training
+        check_anticipated_r2(ev.anticipated_r2, dataset.prevalence, f"{req.config_source} [evaluation]")
         site_column = getattr(req.schema, "site_column", None)
         splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None),
                              dataset.frame[site_column].to_numpy() if site_column else None)
@@ -335,10 +336,11 @@ class Runner:
             out["bayes_optimal_auroc"] = ceiling
         from clinpred.core.evaluation.cautions import run_warnings
 
-        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results)
+        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results,
+                                       missing_indicators=ev.missing_indicators)
         from clinpred.core.evaluation.cohort_items import cohort_items
 
-        out["cohort"] = cohort_items(dataset, splits)
+        out["cohort"] = cohort_items(dataset, splits, ev)
         return out
 
     def _run_info(self, dataset: Any, splits: list[Any], data_key: dict[str, str]) -> dict[str, Any]:

@@ -125,3 +125,45 @@ def test_value_labels_that_match_no_value(mapping, bad):
 
 def test_value_labels_compare_numbers_by_value():
     assert cautions.unmatched_value_labels(_dataset(labels_map={"1.0": "male", "0": "female"})) == []
+
+
+def test_several_leaks_fold_into_one_line_strongest_first():
+    ds = _dataset(leak=True)
+    rng = np.random.default_rng(5)
+    ds.frame["echo"] = np.where(ds.labels == 1, 2.0, 0.0) + rng.normal(0, 0.3, len(ds.labels))
+    ds.schema.features = (*ds.schema.features, FeatureSpec("echo"))
+    found = cautions.possible_outcome_leak(ds, [holdout_split(ds.labels, seed=1)])
+    assert _codes(found) == [("possible-outcome-leak", "discharge_code, echo")]
+    message = found[0]["message"]
+    assert message.startswith("possible outcome leak: 2 features alone give AUROC >= 0.95: discharge_code (1.000), echo (")
+
+
+def _with_missing(informative: bool, seed: int = 0):
+    ds = _dataset(n=600, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    rate = np.where(ds.labels == 1, 0.6, 0.1) if informative else np.full(len(ds.labels), 0.3)
+    gone = rng.random(len(ds.labels)) < rate
+    ds.frame.loc[gone, "x0"] = np.nan
+    ds.frame.loc[gone, "x1"] = np.nan  # the same patients (one pattern, as trial vs non-trial patients)
+    return ds
+
+
+def test_missingness_that_predicts_the_outcome_is_named():
+    ds = _with_missing(informative=True)
+    splits = [holdout_split(ds.labels, seed=1)]
+    found = cautions.missingness_predicts_outcome(ds, splits, indicators=False)
+    assert _codes(found) == [("missingness-predicts-outcome", "x0, x1")]
+    assert 'the LLM reads "not recorded"' in found[0]["message"] and "missing_indicators = true" in found[0]["message"]
+    on = cautions.missingness_predicts_outcome(ds, splits, indicators=True)
+    assert "so both see it" in on[0]["message"]
+    # the cross-fitted AUROC against the truth: P(missing | event) 0.6, P(missing | non-event) 0.1 ->
+    # AUROC of the pattern = 0.5 + (0.6 - 0.1) / 2 = 0.75 (a two-valued score)
+    auc, _ = cautions.missingness_auroc(ds.frame, ds.labels)
+    assert auc == pytest.approx(0.75, abs=0.05)
+
+
+def test_missingness_at_random_is_quiet():
+    ds = _with_missing(informative=False)
+    assert cautions.missingness_predicts_outcome(ds, [holdout_split(ds.labels, seed=1)], indicators=False) == []
+    complete = _dataset()
+    assert cautions.missingness_auroc(complete.frame, complete.labels) == (None, [])

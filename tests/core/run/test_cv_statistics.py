@@ -68,7 +68,9 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     assert "lasso (configured reference" in text
     if warnings:
         assert "## Warnings" in text
-    assert "Smooth calibration (TRIPOD+AI)" in text and "smooth_calibration.png" in text
+    assert "Smooth calibration (TRIPOD+AI)" in text and "(f/calibration.png)" in text
+    assert "smooth_calibration.png" not in text  # the smooth curves are in the calibration figure
+    assert "## What each model relied on" in text and "(f/importance.png)" in text
     assert "Performance by subgroup (TRIPOD+AI)" in text and "country = UK" in text
     assert "Table 1: the cohort" in text and "### Missing data" in text and "Riley et al. (BMJ 2020" in text
 
@@ -80,6 +82,21 @@ def test_cohort_items_in_metrics(cv_run: dict) -> None:
     assert t1["sizes"]["all"]["n"] == 200
     assert {m["feature"] for m in cohort["missing_data"]} == set(t1["rows"])
     assert cohort["sample_size"]["minimum_n"] == max(cohort["sample_size"]["criteria"])
+
+
+def test_every_model_records_what_it_relied_on(cv_run: dict) -> None:
+    features = {"age", "country", "treatment"}
+    for name, m in cv_run["models"].items():
+        imp = {e["feature"]: e for e in m["importance"]}
+        assert features <= set(imp), name
+        assert all(e["splits"] == 10 for e in imp.values())
+        assert m["importance_method"]["repeats"] == 5 and m["importance_method"]["splits"] == 10
+    assert all(abs(e["auroc_drop"]) < 1e-12 for e in cv_run["models"]["majority"]["importance"])
+    lasso = cv_run["models"]["lasso"]
+    assert lasso["penalty"]["C"]["min"] <= lasso["penalty"]["C"]["median"] <= lasso["penalty"]["C"]["max"]
+    assert set(lasso["penalty"]["per_split"]) == {f"r{r}f{f}" for r in range(2) for f in range(5)}
+    assert "age" in lasso["coefficients"] and lasso["coefficients"]["age"]["splits"] == 10
+    assert "coefficients" not in cv_run["models"]["random_forest"]
 
 
 def test_tripod_calibration_items_in_metrics(cv_run: dict) -> None:
