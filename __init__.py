@@ -10,8 +10,10 @@ from importlib import metadata as _metadata
 from pathlib import Path as _Path
 
 # clinpred.sklearn is python_api/sklearn.py (a sklearn.py at the package root, which is the
-# repository root, would shadow scikit-learn for scripts run from a checkout)
-__path__.append(str(_Path(__file__).resolve().parent / "python_api"))  # type: ignore[name-defined]
+# repository root, would shadow scikit-learn for scripts run from a checkout). pytest imports this
+# file as a plain module (no __path__) when the checkout's folder is not a Python name (clinpred-main).
+if "__path__" in globals():
+    __path__.append(str(_Path(__file__).resolve().parent / "python_api"))  # type: ignore[name-defined]
 
 try:
     __version__ = _metadata.version("clinpred")
