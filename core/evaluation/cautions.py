@@ -12,7 +12,9 @@ counts and metrics only.
   predictor parameter in a training part (Peduzzi et al., J Clin Epidemiol 1996);
 - ``possible-outcome-leak``: a single feature that alone gives AUROC >= 0.95 on training data;
 - ``auroc-below-chance``: a model whose whole AUROC CI lies below 0.5;
-- ``collapsed-answers``: an LLM whose parsed generated answers are all one class;
+- ``collapsed-answers``: an LLM whose parsed generated answers are all one class (the advice
+  depends on how its training was balanced and how long it trained);
+- ``under-one-epoch``: a fine-tune whose steps covered less than one epoch of its training part;
 - ``unmatched-value-labels``: ``value_labels`` keys that match no value of their column.
 """
 
@@ -128,8 +130,19 @@ def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Models whose parsed generated answers (LLMs that generated) are all one class."""
+def _epochs(units: Mapping[str, Any]) -> list[float]:
+    """The epochs each unit's fine-tune covered (its ``training`` details), where recorded."""
+    out = []
+    for unit in units.values():
+        value = unit.detail("training").get("epochs") if hasattr(unit, "detail") else None
+        if isinstance(value, (int, float)):
+            out.append(float(value))
+    return out
+
+
+def collapsed_answers(results: Mapping[str, Mapping[str, Any]], balance: str = "none") -> list[dict[str, str]]:
+    """Models whose parsed generated answers (LLMs that generated) are all one class. The advice
+    says what was already done: a run that balanced its training is not told to balance it."""
     out = []
     for name, units in results.items():
         if not units or not all(u.test.has_answers for u in units.values()):
@@ -137,10 +150,37 @@ def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str
         parsed = [int(v) for u in units.values() for v in u.test.parsed if v is not None]
         if len(parsed) >= 2 and len(set(parsed)) == 1:
             word = "positive" if parsed[0] == 1 else "negative"
+            epochs = _epochs(units)
+            advice = []
+            if epochs and max(epochs) < 1:
+                advice.append(f"train longer (its fine-tune covered {max(epochs):.2g} of an epoch)")
+            elif balance == "none":
+                advice.append("train longer")
+            if balance == "none":
+                advice.append('balance its training (balance = "oversample" or "class-weight" in [evaluation])')
+            else:
+                done = "oversampled" if balance == "oversample" else "class-weighted"
+                advice.append(f"train longer or with another learning rate (its training was already {done})")
+            advice.append("check the prompt (clinpred prompt)")
             out.append(_entry(
                 "collapsed-answers", name,
-                f"{name}: all {len(parsed)} parsed generated answers are {word}: the model collapsed to one class; "
-                "train longer, balance the classes (balance = \"oversample\"), or check the prompt"))
+                f"{name}: all {len(parsed)} parsed generated answers are {word}: the model's words collapsed to one "
+                f"class; {'; '.join(advice)}. Its AUROC and the table's classification use P(yes) at the "
+                "threshold chosen on validation, not these words"))
+    return out
+
+
+def under_one_epoch(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Fine-tunes whose steps covered less than one pass over their training part."""
+    out = []
+    for name, units in results.items():
+        epochs = _epochs(units)
+        if epochs and len(epochs) == len(units) and max(epochs) < 1:
+            span = f"{min(epochs):.2g}" if min(epochs) == max(epochs) else f"{min(epochs):.2g}-{max(epochs):.2g}"
+            out.append(_entry(
+                "under-one-epoch", name,
+                f"{name}: its fine-tune covered {span} of an epoch of the training part: some training patients were "
+                "never seen; train for at least one epoch (num_iters, --iters, or epochs = 1)"))
     return out
 
 
@@ -163,13 +203,14 @@ def unmatched_value_labels(dataset: Any) -> list[dict[str, str]]:
 
 
 def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dict[str, Any],
-                 results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Every warning of a finished run, in a stable order."""
+                 results: Mapping[str, Mapping[str, Any]], balance: str = "none") -> list[dict[str, str]]:
+    """Every warning of a finished run, in a stable order (``balance``: the run's ``[evaluation] balance``)."""
     return [
         *small_test_part(dataset, splits, protocol),
         *low_events_per_predictor(dataset, splits),
         *possible_outcome_leak(dataset, splits),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),
-        *collapsed_answers(results),
+        *under_one_epoch(results),
+        *collapsed_answers(results, balance),
     ]
