@@ -133,7 +133,8 @@ def test_a_run_reports_its_scoring_and_generation_phases(tmp_path: Path) -> None
     registry = load_registry()
     request = build_request(RunChoices(config=config, data=data, out=tmp_path / "run", iters=3), registry)
     events: list[Event] = []
-    Runner(request, registry, events.append).run()
+    summary = Runner(request, registry, events.append).run()
+    assert not summary.failed, summary.failed
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     sizes = run["splits"]["holdout"]
     phases = {p: [e.data for e in events if e.kind == "phase-progress" and e.data["phase"] == p]
@@ -146,7 +147,9 @@ def test_a_run_reports_its_scoring_and_generation_phases(tmp_path: Path) -> None
     train = [e.data for e in events if e.kind == "train-progress"]
     assert train[-1]["epochs"] == pytest.approx(epochs) and train[-1]["epoch"] == pytest.approx(epochs)
     assert any(e.kind == "warning" and e.data.get("code") == "under-one-epoch" for e in events)
-    unit = json.loads((tmp_path / "run" / "units" / "tiny" / "holdout.json").read_text())
+    from clinpred.core.run.rundir import RunDirectory
+
+    unit = RunDirectory(tmp_path / "run").read_unit("tiny", "holdout")
     assert unit["training"]["epochs"] == pytest.approx(epochs, abs=1e-4)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "under-one-epoch" in {w["code"] for w in metrics["warnings"]}
