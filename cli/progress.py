@@ -20,6 +20,7 @@ class RunConsole:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}  # unit -> progress bar (parallel executors train several)
         self._kinds: dict[str, str] = {}  # unit -> what its bar shows: "training" or a phase
+        self._warned: set[tuple[str, str]] = set()  # (code, model): a model's per-unit warning is shown once
 
     def __call__(self, event: Event) -> None:
         if event.kind == "train-progress":
@@ -39,6 +40,12 @@ class RunConsole:
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
                                f"{len(d['models'])} model(s): {', '.join(d['models'])}")
         elif event.kind == "warning":
+            code = event.data.get("code")
+            if code:  # e.g. every split of a model trains under one epoch: say it once
+                key = (str(code), event.unit.split("/", 1)[0])
+                if key in self._warned:
+                    return
+                self._warned.add(key)
             self.console.print(f"[yellow]Warning[/]: {event.message}", highlight=False)
         elif event.kind == "unit-start":
             self.console.print(f"  {event.unit} ...{where}")
@@ -76,19 +83,24 @@ class RunConsole:
         return self._tasks[unit]
 
     def _phase(self, event: Event) -> None:
-        """A preparation phase (building the frozen-trunk cache) with its own bar and ETA."""
+        """A phase other than training steps (building the frozen-trunk cache, scoring, generation)
+        with its own bar, count and ETA."""
         if self.verbosity < 0:
             return
         d = event.data
         phase = d.get("phase", "preparing")
-        task = self._bar(event.unit, phase, phase, d.get("total") or 1)
-        self._progress.update(task, completed=d.get("done", 0), total=d.get("total") or 1, info="examples")
+        task = self._bar(event.unit, phase, d.get("label", phase), d.get("total") or 1)
+        self._progress.update(task, completed=d.get("done", 0), total=d.get("total") or 1,
+                              info=d.get("what", "examples"))
 
     def _train(self, event: Event) -> None:
         if self.verbosity < 0:
             return
         d = event.data
-        task = self._bar(event.unit, "training", "training", d.get("total") or 1)
+        epochs = d.get("epochs")
+        label = f"training ({epochs:.2g} epoch{'' if epochs == 1 else 's'})" if isinstance(epochs, (int, float)) \
+            else "training"
+        task = self._bar(event.unit, "training", label, d.get("total") or 1)
         info = f"loss {d.get('loss', float('nan')):.3f}"
         if d.get("tokens_per_second"):
             info += f"  {d['tokens_per_second']:.0f} tok/s"

@@ -49,11 +49,12 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
         generate: bool | None = None, store_prompts: bool | None = None, resume: bool = False,
         search: bool = False, trials: int | None = None, executor: str | None = None, jobs: int | None = None,
         address: str | None = None, plugins: Iterable[str] = (), strict_plugins: bool = False,
-        progress: bool = True) -> "RunResults":
+        progress: bool = True, mlflow: str | None = None) -> "RunResults":
     """Run a comparison, as ``clinpred run`` does with the same options (``family``, ``model`` and
     ``baseline`` take one name or a list; ``plugins``: local plugin files, as ``--plugin``). With
     no arguments: the synthetic cohort, the embedded default model and the default baselines.
-    ``progress`` prints a line per finished unit to stderr."""
+    ``progress`` prints a line per finished unit to stderr; ``mlflow`` logs the finished run to that
+    MLflow tracking URI (as ``--mlflow``)."""
     from clinpred.core.bounds import CV_FOLDS, CV_REPEATS, JOBS, NUM_ITERS, SEARCH_TRIALS, SEED
     from clinpred.core.events import ignore
     from clinpred.core.run.assemble import RunChoices, build_executor, build_request, worker_ref
@@ -71,11 +72,14 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
                          baselines=_names(baseline) or None, baselines_only=baselines_only, no_baselines=no_baselines,
                          cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate, store_prompts=store_prompts,
                          resume=resume, search=search, trials=trials, executor=executor, jobs=jobs, address=address,
-                         command=("clinpred.run", *(f"{k}={v!r}" for k, v in _given(locals()).items())))
+                         mlflow=mlflow, command=("clinpred.run", *(f"{k}={v!r}" for k, v in _given(locals()).items())))
     loaded = load_config_file(config, models=registry)
     request = build_request(choices, registry, loaded)
     executor_obj = build_executor(loaded, choices, worker_ref(plugin_paths, strict_plugins))
-    summary = Runner(request, registry, _progress if progress else ignore, executor=executor_obj).run()
+    from clinpred.core.report.report import shareable_report_writer
+
+    summary = Runner(request, registry, _progress if progress else ignore, executor=executor_obj,
+                     report=shareable_report_writer(registry.parse_output)).run()
     from clinpred.core.run.rundir import read_json_file
 
     return RunResults(summary.out, read_json_file(summary.out / "metrics.json"))  # as written, parsed

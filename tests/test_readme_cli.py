@@ -97,9 +97,9 @@ def test_readme_rows_list_exactly_each_commands_options(commands: dict[tuple[str
 def test_a_new_option_without_a_readme_entry_is_caught(commands: dict[tuple[str, ...], click.Command]) -> None:
     rows = _readme_rows(commands)
     run = commands[("run",)]
-    grown = click.Command("run", params=[*run.params, click.Option(["--format"], type=click.Choice(["csv"]))])
+    grown = click.Command("run", params=[*run.params, click.Option(["--colour"], type=click.Choice(["red"]))])
     assert _differences(rows, {**commands, ("run",): grown}) == [
-        "clinpred run: not in README: ['--format']; in README but not an option: none"]
+        "clinpred run: not in README: ['--colour']; in README but not an option: none"]
 
 
 def test_global_options_line(commands: dict[tuple[str, ...], click.Command]) -> None:

@@ -18,7 +18,9 @@ counts and metrics only.
   training data (the LLM reads "not recorded"; the baselines see it only with missingness indicators);
 - ``auroc-below-chance``: a model whose whole AUROC CI lies below 0.5;
 - ``collapsed-answers``: an LLM whose parsed generated answers are >= 95% one class (the rule of
-  ``clinpred diagnose``: :data:`COLLAPSE_SHARE`);
+  ``clinpred diagnose``: :data:`COLLAPSE_SHARE`; the advice depends on how its training was
+  balanced and how long it trained);
+- ``under-one-epoch``: a fine-tune whose steps covered less than one epoch of its training part;
 - ``unmatched-value-labels``: ``value_labels`` keys that match no value of their column.
 """
 
@@ -208,8 +210,19 @@ def auroc_below_chance(models: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Models whose parsed generated answers (LLMs that generated) are >= 95% one class (:data:`COLLAPSE_SHARE`)."""
+def _epochs(units: Mapping[str, Any]) -> list[float]:
+    """The epochs each unit's fine-tune covered (its ``training`` details), where recorded."""
+    out = []
+    for unit in units.values():
+        value = unit.detail("training").get("epochs") if hasattr(unit, "detail") else None
+        if isinstance(value, (int, float)):
+            out.append(float(value))
+    return out
+
+
+def collapsed_answers(results: Mapping[str, Mapping[str, Any]], balance: str = "none") -> list[dict[str, str]]:
+    """Models whose parsed generated answers (LLMs that generated) >= 95% one class (:data:`COLLAPSE_SHARE`). The advice
+    says what was already done: a run that balanced its training is not told to balance it."""
     out = []
     for name, units in results.items():
         if not units or not all(u.test.has_answers for u in units.values()):
@@ -220,11 +233,37 @@ def collapsed_answers(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str
             positive = sum(parsed) * 2 >= len(parsed)
             count = sum(parsed) if positive else len(parsed) - sum(parsed)
             word = "positive" if positive else "negative"
+            epochs = _epochs(units)
+            advice = []
+            if epochs and max(epochs) < 1:
+                advice.append(f"train longer (its fine-tune covered {max(epochs):.2g} of an epoch)")
+            elif balance == "none":
+                advice.append("train longer")
+            if balance == "none":
+                advice.append('balance its training (balance = "oversample" or "class-weight" in [evaluation])')
+            else:
+                done = "oversampled" if balance == "oversample" else "class-weighted"
+                advice.append(f"train longer or with another learning rate (its training was already {done})")
+            advice.append("check the prompt (clinpred prompt)")
             out.append(_entry(
                 "collapsed-answers", name,
                 f"{name}: {count} of {len(parsed)} parsed generated answers ({share:.0%}, >= {COLLAPSE_SHARE:.0%}) are "
-                f"{word}: the model collapsed to one class; train longer, balance the classes "
-                "(balance = \"oversample\"), or check the prompt"))
+                f"{word}: the model's words collapsed to one class; {'; '.join(advice)}. Its AUROC and the table's "
+                "classification use P(yes) at the threshold chosen on validation, not these words"))
+    return out
+
+
+def under_one_epoch(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Fine-tunes whose steps covered less than one pass over their training part."""
+    out = []
+    for name, units in results.items():
+        epochs = _epochs(units)
+        if epochs and len(epochs) == len(units) and max(epochs) < 1:
+            span = f"{min(epochs):.2g}" if min(epochs) == max(epochs) else f"{min(epochs):.2g}-{max(epochs):.2g}"
+            out.append(_entry(
+                "under-one-epoch", name,
+                f"{name}: its fine-tune covered {span} of an epoch of the training part: some training patients were "
+                "never seen; train for at least one epoch (num_iters, --iters, or epochs = 1)"))
     return out
 
 
@@ -247,8 +286,9 @@ def unmatched_value_labels(dataset: Any) -> list[dict[str, str]]:
 
 
 def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dict[str, Any],
-                 results: Mapping[str, Mapping[str, Any]], *, missing_indicators: bool = False) -> list[dict[str, str]]:
-    """Every warning of a finished run, in a stable order."""
+                 results: Mapping[str, Mapping[str, Any]], *, missing_indicators: bool = False,
+                 balance: str = "none") -> list[dict[str, str]]:
+    """Every warning of a finished run, in a stable order (``balance``: the run's ``[evaluation] balance``)."""
     return [
         *small_test_part(dataset, splits, protocol),
         *low_events_per_predictor(dataset, splits, protocol),
@@ -256,5 +296,6 @@ def run_warnings(dataset: Any, splits: Sequence[Any], protocol: str, models: dic
         *missingness_predicts_outcome(dataset, splits, missing_indicators),
         *unmatched_value_labels(dataset),
         *auroc_below_chance(models),
-        *collapsed_answers(results),
+        *under_one_epoch(results),
+        *collapsed_answers(results, balance),
     ]

@@ -35,7 +35,9 @@ class EvaluationConfig:
     threshold: str = "youden"  # youden | f1 | fixed
     fixed_threshold: float = 0.5
     bootstrap: int = 1000
-    balance: str = "oversample"  # oversample | class-weight | none
+    #: none | oversample | class-weight: how the training part is balanced (none: as it is; the
+    #: original study oversampled the minority class, which shifts every model's risks: benchmarks/bench_balance.py)
+    balance: str = "none"
     generate: bool = True
     max_new_tokens: int = 12
     store_prompts: bool = True

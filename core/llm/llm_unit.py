@@ -78,6 +78,29 @@ def fit_layers(params: LoraParams, explicit: frozenset[str], n_layers: int, emit
     return attrs.evolve(params, lora_layers=n_layers)
 
 
+def covered_epochs(cfg: Any, n_train: int) -> float:
+    """How many passes over ``n_train`` training examples the training's steps make (the ``epoch``
+    of its last progress event)."""
+    batches_per_epoch = max(1, -(-n_train // cfg.batch_size))
+    return cfg.total_steps(n_train) * cfg.grad_accum / batches_per_epoch
+
+
+def announce_epochs(cfg: Any, n_train: int, emit: EventSink, unit: str) -> float:
+    """Say how many epochs the training covers (a message), and warn when it is less than one."""
+    epochs = covered_epochs(cfg, n_train)
+    steps = cfg.total_steps(n_train)
+    per_step = cfg.batch_size * cfg.grad_accum
+    emit(Event("message", unit, f"training: {steps} steps of {per_step} examples = {epochs:.2g} epochs "
+                                f"of {n_train} training examples"))
+    if epochs < 1:
+        one = cfg.steps_per_epoch(n_train)
+        emit(Event("warning", unit, f"{unit}: {steps} steps of {per_step} examples cover {epochs:.2g} of an epoch "
+                                    f"of the {n_train} training examples (some are never seen); one epoch is "
+                                    f"{one} steps: --iters {one} or num_iters = {one} (or epochs = 1)",
+                   data={"code": "under-one-epoch", "epochs": epochs}))
+    return epochs
+
+
 @define(frozen=True, eq=False)
 class LoraUnitResult:
     """P(yes) of the validation and test parts after fine-tuning, the test part's prompts and
@@ -146,9 +169,10 @@ def run_llm_unit(
     val_items = items(split.val, None)
     lap("render")
     cfg = params.train_config(seed=seed)
+    epochs = announce_epochs(cfg, len(train_items), emit, unit)
 
     def on_progress(progress: Any) -> None:
-        emit(Event("train-progress", unit, data=progress.as_dict()))
+        emit(Event("train-progress", unit, data={**progress.as_dict(), "epochs": epochs}))
 
     result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
                         on_progress=on_progress, on_cache_progress=phase_progress(emit, unit, "frozen-trunk cache"),
@@ -158,10 +182,15 @@ def run_llm_unit(
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
     test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
     lap("train")
-    emit(Event("message", unit, f"scoring {len(val_prompts) + len(test_prompts)} patients"))
+    n_score = len(val_prompts) + len(test_prompts)
+    emit(Event("message", unit, f"scoring {n_score} patients"))
     fast = {"batch_size": batch, "prefix_cache": params.prefix_cache}
-    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, **fast)
-    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative, **fast)
+    phase_progress(emit, unit, "scoring", total=n_score)(0, len(val_prompts))  # the phase starts now
+    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative,
+                        on_progress=phase_progress(emit, unit, "scoring", total=n_score), **fast)
+    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative,
+                         on_progress=phase_progress(emit, unit, "scoring", offset=len(val_prompts), total=n_score),
+                         **fast)
     lap("score")
     test: dict[str, Any] = {}
     if evaluation.store_prompts:
@@ -169,12 +198,15 @@ def run_llm_unit(
     if evaluation.generate:
         emit(Event("message", unit, f"generating answers for {len(test_prompts)} patients"))
         stop = book.rendered(int(split.test[0]), True).stop if len(split.test) else ()
+        generation = phase_progress(emit, unit, "generation")
+        generation(0, len(test_prompts))
         texts = generate_texts(model, tokenizer, test_prompts, max_tokens=evaluation.max_new_tokens,
-                               stop=tuple(stop), batch_size=batch)
+                               stop=tuple(stop), batch_size=batch, on_progress=generation)
         parsed = [hooks.parse_output(family, text, task) for text in texts]
         test.update(raw_output=texts, parsed=[p.label for p in parsed], parse_status=[p.status.value for p in parsed])
         lap("generate")
-    training = {**result.as_dict(), "lora_layers": params.lora_layers}
+    training = {**result.as_dict(), "lora_layers": params.lora_layers, "epochs": round(epochs, 4),
+                "train_examples": len(train_items)}
     training.pop("adapter_dir", None)  # the run directory's layout says where it is
     return LoraUnitResult(p_val, p_test, test, {
         "training": training,

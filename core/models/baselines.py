@@ -8,7 +8,8 @@ logistic       the clinician's logistic regression: unpenalised maximum likeliho
                when the training data are separated, a negligible L2 penalty (C = 1e4 on
                standardised features) keeps the estimate finite, and the unit says so
 lasso          L1 logistic regression, C chosen among 20 values (1e-3 .. 1e3) by seeded
-               stratified inner CV (up to 5 folds) maximising AUROC; with ``balance =
+               stratified inner CV (up to 5 folds) maximising AUROC, along glmnet's path with
+               liblinear (:mod:`clinpred.core.models.lasso_path`); with ``balance =
                "oversample"`` the minority class is duplicated inside each inner training fold only
 random_forest  300 trees, ``min_samples_leaf=3``, ``n_jobs=1`` (reproducible), seeded
 gradient_boosting  ``HistGradientBoostingClassifier``: learning rate 0.05, 200 iterations,
@@ -20,7 +21,6 @@ The same ``seed`` gives the same probabilities. scikit-learn is imported inside 
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -87,8 +87,10 @@ class Lasso(TabularModel):
     min_per_class = 2  # its inner cross-validation
     default_baseline = True
     default_reference = True
-    revision = REVISION
-    trusted_modules = ("sklearn.", "numpy.", "clinpred.core.models.inner_resampling.")
+    #: the path estimator; runs saved before it hold the inner-oversampling class (still loadable)
+    trusted_modules = ("sklearn.", "numpy.", "clinpred.core.models.lasso_path.",
+                       "clinpred.core.models.inner_resampling.")
+    revision = 3  # 3: the glmnet-style path (liblinear) replaced saga
 
     def training_rows(self, work: UnitWork) -> TrainingPart:
         if work.settings.balance == "oversample":  # oversampled inside its inner CV folds instead
@@ -102,30 +104,11 @@ class Lasso(TabularModel):
                            "maximising AUROC)", "C": C}
 
     def estimator(self, params: LassoParams, fit: FitInfo) -> Any:
-        Cs = np.logspace(-3, 3, params.n_penalties)
-        folds = min(params.inner_folds, fit.n_pos, fit.n_neg)
-        if fit.balance == "oversample":
-            from clinpred.core.models.inner_resampling import InnerOversampledLassoCV
+        from clinpred.core.models.lasso_path import LassoPathCV
 
-            return InnerOversampledLassoCV(Cs=tuple(Cs), n_splits=folds, seed=fit.seed)
-        return _logistic_cv(Cs, fit.seed, fit.class_weight, folds)
-
-
-def _logistic_cv(Cs: np.ndarray, seed: int, class_weight: Any, n_splits: int) -> Any:
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
-
-    params = inspect.signature(LogisticRegressionCV).parameters
-    kwargs: dict[str, Any] = dict(Cs=Cs, cv=StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed),
-                                  scoring="roc_auc", solver="saga", max_iter=5000, tol=1e-4,
-                                  class_weight=class_weight, random_state=seed, n_jobs=1)
-    if "l1_ratios" in params and "penalty" in params and params["penalty"].default == "deprecated":
-        kwargs["l1_ratios"] = (1.0,)  # scikit-learn >= 1.8: L1 is l1_ratio = 1
-    else:
-        kwargs["penalty"] = "l1"
-    if "use_legacy_attributes" in params:
-        kwargs["use_legacy_attributes"] = False
-    return LogisticRegressionCV(**kwargs)
+        return LassoPathCV(Cs=tuple(np.logspace(-3, 3, params.n_penalties)), seed=fit.seed,
+                           n_splits=min(params.inner_folds, fit.n_pos, fit.n_neg),
+                           oversample=fit.balance == "oversample", class_weight=fit.class_weight)
 
 
 @define(frozen=True)

@@ -134,8 +134,9 @@ def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
     return blocks
 
 
-def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
-    """Per-model output diagnostics: predicted-positive rates, score spread, parse statuses, examples."""
+def diagnostics_blocks(diagnosis: dict[str, Any], *, examples_shown: bool = True) -> list[Block]:
+    """Per-model output diagnostics: predicted-positive rates, score spread, parse statuses, examples
+    (raw outputs, unless ``examples_shown`` is False)."""
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     rows, parse_rows, examples, text_rows = [], [], [], []
     for name, d in diagnosis["models"].items():
@@ -150,7 +151,7 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
             parse_rows.append([name, d.get("family") or "-", counts, pct(think and think["rate"]),
                                pct((d.get("predicted_from_text") or {}).get("positive_rate")),
                                pct((d.get("agreement") or {}).get("rate"))])
-            for status, texts in parse["examples"].items():
+            for status, texts in parse["examples"].items() if examples_shown else ():
                 examples += [[name, status, f'"{t}"'] for t in texts]
         for source, m in (d.get("metrics") or {}).items():
             if m and parse:
@@ -192,9 +193,11 @@ def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> 
     return {name: {s: outcome(name, s) for s in splits} for name in metrics.get("models", {})}
 
 
-def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[Block]]:
+def build_report(run_dir: str | Path, *, parse: Any = None, shareable: bool = False) -> tuple[str, list[Block]]:
     """The report's title and blocks. ``parse(family, text, task)`` is the registry's parser
-    (for think-tag counts in the diagnostics); stored parse statuses are used as they are."""
+    (for think-tag counts in the diagnostics); stored parse statuses are used as they are.
+    ``shareable`` leaves out what holds a patient's record or a model's raw output about one (the
+    example prompts and raw-output examples): the copy given to a tracker."""
     from clinpred.core.report.diagnose import diagnose
 
     run_dir = Path(run_dir)
@@ -212,13 +215,14 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
     summary = (f"{data.get('n', '?')} patients, {data.get('events', '?')} events; {protocol_text(ev)}; seed "
                f"{run_info.get('seed', '?')}; threshold {threshold_text(ev)}. Run directory: {run_dir}. "
                f"Status: {run_info.get('status', '?')}.")
-    prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
+    prompts = {} if shareable else {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
                            *smooth_calibration_blocks(metrics), *relied_on_blocks(metrics, run_info),
                            *subgroup_blocks(metrics), *site_blocks(metrics),
                            *cohort_blocks(metrics), *search_blocks(units),
-                           *diagnostics_blocks(diagnose(source, parse=parse)),
-                           *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
+                           *diagnostics_blocks(diagnose(source, parse=parse), examples_shown=not shareable),
+                           *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v},
+                                            shareable=shareable)]
     return title, blocks
 
 
@@ -233,6 +237,23 @@ def write_report(run_dir: str | Path, *, html: bool = True, parse: Any = None) -
     title, blocks = build_report(run_dir, parse=parse)
     with RunLock(run_dir, "clinpred report"), new_folder_removed_on_failure(run_dir / FIGURE_DIR):
         return _write_files(run_dir, title, blocks, html)
+
+
+def write_shareable_report(run_dir: str | Path, folder: str | Path, *, parse: Any = None) -> list[Path]:
+    """A copy of the report without example prompts or raw outputs (no patient record), written to
+    ``folder`` (not the run directory): what a tracker may log. Returns the files written."""
+    title, blocks = build_report(run_dir, parse=parse, shareable=True)
+    files = _write_files(Path(folder), title, blocks, html=True)
+    return [files.markdown, *([files.html] if files.html else []), *files.figures]
+
+
+def shareable_report_writer(parse: Any = None) -> Any:
+    """A ``(run_dir, folder) -> files`` function writing :func:`write_shareable_report`: what a run's
+    tracker logs as its report (the runner takes it as an argument: run does not import report)."""
+    def write(run_dir: str | Path, folder: str | Path) -> list[Path]:
+        return write_shareable_report(run_dir, folder, parse=parse)
+
+    return write
 
 
 def _write_files(run_dir: Path, title: str, blocks: list[Block], html: bool) -> ReportFiles:

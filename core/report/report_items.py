@@ -95,8 +95,9 @@ def example_prompts(prompts: dict[str, str]) -> list[Block]:
 
 
 def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
-                    units: dict[str, dict[str, dict[str, Any]]], prompts: dict[str, str]) -> list[Block]:
-    """The blocks of the report's "Reporting items" section."""
+                    units: dict[str, dict[str, dict[str, Any]]], prompts: dict[str, str],
+                    shareable: bool = False) -> list[Block]:
+    """The blocks of the report's "Reporting items" section (``shareable``: no example prompt)."""
     ev = run_info.get("evaluation") or {}
     data = run_info.get("dataset") or {}
     task = data.get("task") or {}
@@ -151,7 +152,11 @@ def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
     blocks += [Heading("Compute", 3),
                Table(["model", "kind", "units", "wall time", "training time", "training steps", "trained tokens"],
                      _compute_rows(metrics, units))]
-    if prompts:
+    if shareable and llms:
+        blocks.append(Paragraph("Example prompts and raw outputs are left out of this copy of the report (it was "
+                                "written to be shared: no patient record); see report.md in the run directory.",
+                                note=True))
+    elif prompts:
         blocks += [Heading("Example prompts", 3),
                    Paragraph("A prompt holds one test patient's record: share this report only where the data may go.",
                              note=True),

@@ -47,6 +47,7 @@ class RunChoices:
     executor: str | None = None
     jobs: int | None = None
     address: str | None = None
+    mlflow: str | None = None  # a tracking URI: log the finished run there ([tracking] mlflow)
     command: tuple[str, ...] = field(default=(), converter=tuple)
 
 
@@ -113,6 +114,22 @@ def _searched(config: RunConfig, plans: list[ModelPlan], registry: Any, choices:
     return out
 
 
+def _tracking(config: RunConfig, choices: RunChoices) -> Any:
+    """[tracking] with ``--mlflow`` over it; None when nothing is tracked (the library is checked now,
+    not after the run)."""
+    from clinpred.core.run.tracking import TrackingSettings, require_tracking
+
+    settings = config.tracking or TrackingSettings()
+    if choices.mlflow is not None:
+        if not choices.mlflow.strip():
+            raise UserError("--mlflow needs a tracking URI (e.g. file:./mlruns or https://mlflow.example.org)")
+        settings = attrs.evolve(settings, mlflow=choices.mlflow)
+    if not settings.enabled:
+        return None
+    require_tracking(settings)
+    return settings
+
+
 def build_request(choices: RunChoices, registry: Any, config: RunConfig | None = None) -> RunRequest:
     """The :class:`RunRequest` of ``choices`` (``config``: already loaded, else read from
     ``choices.config`` or the bundled one). Every bad choice is one :class:`UserError` line."""
@@ -136,10 +153,11 @@ def build_request(choices: RunChoices, registry: Any, config: RunConfig | None =
     if not plans:
         raise UserError("nothing to run: no model selected and baselines are off")
     config_source = str(Path(choices.config).resolve()) if choices.config else config.source
+    tracking = _tracking(config, choices)
     return RunRequest(out=Path(choices.out) if choices.out else default_out(), plans=plans, evaluation=ev,
                       schema=config_schema(config, str(choices.data) if choices.data else None), config_source=config_source, resume=choices.resume,
                       command=list(choices.command), search=_searched(config, llm_plans, registry, choices),
-                      default_method=default_method(registry),
+                      default_method=default_method(registry), tracking=tracking,
                       notices=[n for n in (protocol_notice(config, choices),) if n])
 
 

@@ -33,7 +33,7 @@ from clinpred.core.tomlfile import check_keys, did_you_mean, expect_type, read_t
 DEFAULT_MODEL = "smollm2-135m-instruct"
 #: the keys of a [[models]] entry besides its adapter's hyperparameters
 ENTRY_KEYS = ("name", "family", "model_id", "output_dir", "description", "search", "method")
-TABLES = ("run", "evaluation", "dataset", "models", "baselines", "execution", "search")
+TABLES = ("run", "evaluation", "dataset", "models", "baselines", "execution", "search", "tracking")
 
 
 class ModelLookup(Protocol):
@@ -74,6 +74,8 @@ class RunConfig:
     baseline_hyperparameters: dict[str, dict[str, Any]] = field(factory=dict, hash=False)
     #: [evaluation] reference as written (None: the default rule)
     reference_given: str | None = None
+    #: [tracking]: where a finished run is logged (TrackingSettings; core/run/tracking.py)
+    tracking: Any = None
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
@@ -185,6 +187,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
     """Validate a parsed model_configs.toml (a bare dataset schema file is read as its [dataset]);
     ``models`` (the plugin registry) checks methods, baselines and their hyperparameters."""
     from clinpred.core.run.search_config import parse_search
+    from clinpred.core.run.tracking import parse_tracking
 
     if _is_bare_schema(data):
         data = {"dataset": dict(data)}
@@ -205,11 +208,13 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>", base_dir:
     expect_type(dataset, dict, source, "[dataset]")
     execution = data.get("execution", {})
     expect_type(execution, dict, source, "[execution]")
+    tracking = data.get("tracking", {})
+    expect_type(tracking, dict, source, "[tracking]")
     return RunConfig(
         models=tuple(configured), evaluation=ev, default_models=tuple(defaults), baselines=baselines,
         dataset=dict(dataset), execution=dict(execution), source=source, base_dir=base_dir or Path.cwd(),
         search=parse_search(data, source), baseline_hyperparameters=baseline_hyper,
-        reference_given=evaluation.get("reference"))
+        reference_given=evaluation.get("reference"), tracking=parse_tracking(tracking, f"{source} [tracking]"))
 
 
 def bundled_config_text() -> str:

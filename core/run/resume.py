@@ -122,9 +122,14 @@ def check_resume(run_dir: Path, previous: dict[str, Any], key: dict[str, Any], d
         return
     shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
     command = " ".join(previous.get("command") or []) or "its original options"
+    hint = ""
+    old_balance = (old.get("evaluation") or {}).get("balance")
+    if old_balance not in (None, (key.get("evaluation") or {}).get("balance")):
+        hint = (f"; a run made before the default balance became \"none\" (it was \"oversample\") continues "
+                f"with [evaluation] balance = \"{old_balance}\" in its config")
     raise RunDirectoryError(
         f"cannot resume {run_dir} with other settings ({shown}); resume with the run's own options "
-        f"({command}) or start a new --out")
+        f"({command}) or start a new --out{hint}")
 
 
 def prune_stale(rundir: Any, current: Iterable[str], done: Iterable[str]) -> list[Path]:

@@ -57,6 +57,8 @@ class RunRequest:
     default_method: str | None = None
     #: lines to tell the user before the units run (e.g. a command-line option replaced the config's protocol)
     notices: list[str] = field(factory=list)
+    #: where the finished run is logged (TrackingSettings, core/run/tracking.py); None: nowhere
+    tracking: Any = None
 
     @property
     def baselines(self) -> tuple[str, ...]:
@@ -74,6 +76,9 @@ class RunSummary:
     metrics: dict[str, Any]
     failed: dict[str, str]
     seconds: float
+    #: where the run was tracked (one line), or why tracking failed; None when not tracked
+    tracked: str | None = None
+    tracking_error: str | None = None
 
 
 def _versions() -> dict[str, str | None]:
@@ -97,7 +102,10 @@ class Runner:
     family hooks), the event sink and optionally an executor (default: in-process, one unit after
     another)."""
 
-    def __init__(self, request: RunRequest, registry: Any, emit: EventSink, executor: Executor | None = None) -> None:
+    def __init__(self, request: RunRequest, registry: Any, emit: EventSink, executor: Executor | None = None,
+                 report: Callable[[Path, Path], Any] | None = None) -> None:
+        """``report`` writes a shareable report of a run directory into a folder (for tracking; the
+        run stage does not import the report stage)."""
         from clinpred.core.run.executors.local import LocalExecutor
 
         self.request = request
@@ -106,17 +114,32 @@ class Runner:
         self.status = StatusRecorder(self.rundir, emit)
         self.emit = self.status.emit
         self.executor = executor or LocalExecutor(registry)
+        self.report = report
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         """Run every unit, holding the run directory's writer lock throughout."""
         self._lock = RunLock(self.request.out, "clinpred run")
         try:
-            return self._run()
+            summary = self._run()
         finally:
             if self._lock.held:  # every writer has stopped (workers are reaped): no temporary file is in use
                 remove_temporary_files(self.rundir.path)
             self._lock.release()
+        if self.request.tracking is not None:  # after the lock: a report for the tracker takes it again
+            self._track(summary)
+        return summary
+
+    def _track(self, summary: RunSummary) -> None:
+        """Log the finished run where the user asked; a failure is reported, the run stays complete."""
+        from clinpred.core.run.tracking import track_run
+
+        try:
+            summary.tracked = track_run(self.request.tracking, self.request.out, self.report)
+            self.emit(Event("message", message=f"tracked: {summary.tracked}"))
+        except ClinpredError as exc:
+            summary.tracking_error = str(exc)
+            self.emit(Event("warning", message=str(exc)))
 
     def _run(self) -> RunSummary:
         from clinpred.core.data.dataset import load_from_schema
@@ -337,7 +360,7 @@ class Runner:
         from clinpred.core.evaluation.cautions import run_warnings
 
         out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results,
-                                       missing_indicators=ev.missing_indicators)
+                                       missing_indicators=ev.missing_indicators, balance=ev.balance)
         from clinpred.core.evaluation.cohort_items import cohort_items
 
         out["cohort"] = cohort_items(dataset, splits, ev)

@@ -167,3 +167,32 @@ def test_missingness_at_random_is_quiet():
     assert cautions.missingness_predicts_outcome(ds, [holdout_split(ds.labels, seed=1)], indicators=False) == []
     complete = _dataset()
     assert cautions.missingness_auroc(complete.frame, complete.labels) == (None, [])
+
+
+@pytest.mark.parametrize("balance, says, never", [
+    ("oversample", "its training was already oversampled", 'balance = "oversample"'),
+    ("class-weight", "its training was already class-weighted", 'balance = "oversample"'),
+    ("none", 'balance its training (balance = "oversample" or "class-weight" in [evaluation])', "already"),
+])
+def test_collapse_advice_says_what_the_run_already_did(balance, says, never):
+    """Issue 27: a run that oversampled was told to oversample."""
+    from outcomes import outcome
+
+    units = {"r0f0": outcome([0, 1, 2], [0.6] * 3, parsed=[1, 1, 1], training={"epochs": 2.0})}
+    (found,) = cautions.collapsed_answers({"m": units}, balance)
+    assert says in found["message"] and never not in found["message"]
+    assert "P(yes) at the threshold chosen on validation" in found["message"]
+
+
+def test_collapse_advice_and_a_warning_for_a_fine_tune_under_one_epoch():
+    from outcomes import outcome
+
+    short = {"r0f0": outcome([0, 1], [0.6] * 2, parsed=[1, 1], training={"epochs": 0.345}),
+             "r0f1": outcome([2, 3], [0.6] * 2, parsed=[1, 1], training={"epochs": 0.35})}
+    (collapse,) = cautions.collapsed_answers({"m": short}, "oversample")
+    assert "train longer (its fine-tune covered 0.35 of an epoch)" in collapse["message"]
+    long = {"r0f0": outcome([0, 1], [0.6] * 2, training={"epochs": 1.0})}
+    baseline = {"r0f0": outcome([0, 1], [0.6] * 2)}
+    found = cautions.under_one_epoch({"m": short, "long": long, "lasso": baseline})
+    assert _codes(found) == [("under-one-epoch", "m")]
+    assert "m: its fine-tune covered 0.34-0.35 of an epoch of the training part" in found[0]["message"]

@@ -156,8 +156,10 @@ def test_lasso_is_l1_with_cross_validated_c(data):
     X_tr, y_tr, _, _ = data
     pipe = BY_NAME["lasso"].fit(X_tr, y_tr, CATEGORICAL, seed=0)
     model = pipe.named_steps["model"]
-    assert model.scoring == "roc_auc" and model.cv.random_state == 0 and model.cv.shuffle
-    assert getattr(model, "penalty", None) == "l1" or tuple(model.l1_ratios) == (1.0,)
+    assert type(model).__name__ == "LassoPathCV" and model.seed == 0 and len(model.Cs) == 20
+    assert model.C_ in model.Cs and model.scores_.shape == (20, 5)
+    inner = model.model_
+    assert inner.solver == "liblinear" and (getattr(inner, "penalty", None) == "l1" or inner.l1_ratio == 1.0)
     assert "scale" in pipe.named_steps["prepare"].transformers[0][1].named_steps
 
 
