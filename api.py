@@ -1,4 +1,4 @@
-"""The public plugin API: everything a model-family plugin needs, from one stable module.
+"""The public plugin API: everything a family plugin or a model plugin needs, from one stable module.
 
     from clinpred.api import FamilySpec, Prompt, RenderedChat, hookimpl
 
@@ -6,7 +6,13 @@
     def clinpred_register_families(register):
         register(FamilySpec(name="olmo", model_patterns=[r"olmo"], default_model="..."))
 
-See README.md, "Writing a family plugin".
+    from clinpred.api import TabularModel, hookimpl, param
+
+    @hookimpl
+    def clinpred_register_models(register):
+        register(MyForest())  # a TabularModel (scikit-learn-style) or any ModelAdapter
+
+See README.md, "Writing a family plugin" and "Writing a model plugin".
 """
 
 from clinpred.core.errors import ClinpredError, PluginError, RenderError
@@ -15,6 +21,14 @@ from clinpred.core.llm.parsing import parse_answer
 from clinpred.core.llm.rendering import messages, render_with_template
 from clinpred.core.data.serialize import record_text, serialize
 from clinpred.core.llm.tokens import decode, encode, hf_tokenizer
+from clinpred.core.bounds import Bound
+from clinpred.core.models.adapter import FittedModel, LoadContext, ModelAdapter
+from clinpred.core.models.baselines import GradientBoosting, Lasso, Logistic, Majority, RandomForest
+from clinpred.core.models.lora import LoraFineTune
+from clinpred.core.evaluation.outcome import UnitOutcome
+from clinpred.core.models.tabular import FitInfo, TabularModel
+from clinpred.core.models.work import LLMSource, TrainingPart, UnitWork
+from clinpred.core.params import NoParams, param
 from clinpred.core.values import (
     CatalogEntry,
     FamilySpec,
@@ -34,29 +48,47 @@ from clinpred.core.values import (
 )
 
 __all__ = [
+    "Bound",
     "CatalogEntry",
     "ClinpredError",
     "FamilySpec",
     "FeatureValue",
+    "FitInfo",
+    "FittedModel",
     "GGUFArchitecture",
     "GGUFChunks",
     "GGUFWheel",
+    "GradientBoosting",
+    "LLMSource",
+    "Lasso",
+    "LoadContext",
+    "Logistic",
+    "LoraFineTune",
+    "Majority",
     "MissingPolicy",
+    "ModelAdapter",
+    "NoParams",
     "ParsedOutput",
     "ParseStatus",
     "PluginError",
     "Prompt",
+    "RandomForest",
     "Record",
     "RenderError",
     "RenderedChat",
     "SerializationStyle",
     "Shot",
+    "TabularModel",
     "TaskSpec",
+    "TrainingPart",
+    "UnitOutcome",
+    "UnitWork",
     "decode",
     "encode",
     "hf_tokenizer",
     "hookimpl",
     "messages",
+    "param",
     "parse_answer",
     "record_text",
     "render_with_template",

@@ -34,7 +34,7 @@ def _child(what: str, patients: int, iters: int) -> None:
     out: dict = {}
     if what == "training":
         items = common.train_items(book, labels, idx)
-        cfg = TrainConfig.from_hyperparameters({"num_iters": iters, "batch_size": 4, "lora_layers": 8}, seed=0)
+        cfg = TrainConfig(iters=iters, batch_size=4, lora_layers=8, seed=0)
         result = train_lora(loaded.model, loaded.tokenizer, items[:-8], items[-8:], cfg,
                             Path(tempfile.mkdtemp(prefix="clinpred-bench-mem-")), positive="Yes", negative="No")
         out["notes"] = list(result.notes)

@@ -12,8 +12,10 @@ the default LLM with its plugin's hyperparameters, and the default LLM with a ne
 (core/llm/search.py) on its training part. Then a learning curve: training sizes 32 ... 577
 (stratified subsets of the training cohort), LLM vs LASSO vs gradient boosting.
 
-The engine's own units do the work (run_baseline_unit, run_llm_unit, run_search), so this is
-the quality of `clinpred run`, not of a re-implementation. Full size takes many hours on a
+The engine's own units do the work: the plans come from the same assembly as `clinpred run`
+(core/run/assemble.py) and every model, baseline or LLM, runs through its model adapter
+(core/run/unit_work.py; the search through core/llm/search.py), so this is the quality of
+`clinpred run`, not of a re-implementation. Full size takes many hours on a
 2-core CPU (SmolLM2-135M: ~3 s per LoRA step, ~2 patients/s scored); ``--quick`` is small:
 200 fresh patients, 16 LoRA steps, a 2-trial search of 8 steps, LLM learning-curve sizes 64
 and 577 only. Writes ``quality-<time>.json`` and ``quality-<time>.png`` into ``--out``
@@ -36,8 +38,9 @@ sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
 
-BASELINES = ("majority", "lasso", "random_forest", "gradient_boosting")
 SIZES = (32, 64, 128, 256, 577)
+#: the baselines of the learning curve (the run's default baselines; whichever of these it has)
+CURVE_BASELINES = ("lasso", "gradient_boosting")
 GOAL = "tuned LLM within 0.03 AUROC of the Bayes ceiling at n = 577, and not below the best baseline's CI"
 
 
@@ -95,8 +98,8 @@ def auroc_with_ceiling(labels: np.ndarray, p: np.ndarray, truth: np.ndarray, wei
 
 class Bench:
     def __init__(self, quick: bool) -> None:
-        from clinpred.core.run.config import EvaluationConfig, load_config
-        from clinpred.core.run.plan import select_models
+        from clinpred.core.run.assemble import RunChoices, build_request
+        from clinpred.core.run.config import load_config
         from clinpred.registry.registry import load_registry
 
         self.s = _settings(quick)
@@ -107,62 +110,76 @@ class Bench:
 
         self.weights = bootstrap_weights(self.labels[self.test], self.s["resamples"], seed=0)
         self.registry = load_registry()
-        config = load_config()
-        self.plan = select_models(config, self.registry)[0]
+        config = load_config(models=self.registry)
+        # the default run's models, as `clinpred run --no-generate` plans them
+        request = build_request(RunChoices(generate=False, store_prompts=False, iters=self.s["iters"]), self.registry, config)
+        self.ev = request.evaluation
+        self.baselines = [p for p in request.plans if not p.uses_llm]
+        self.plan = next(p for p in request.plans if p.uses_llm)
+        if self.s["eval_every"]:
+            self.plan = with_hyper(self.plan, self.registry, eval_every=self.s["eval_every"])
         self.search_cfg = config.search.for_model(self.plan.name)
-        self.ev = EvaluationConfig(generate=False, store_prompts=False)
-        self.model_dir = common.default_model_dir()
-        self.records = self.dataset.records()
 
     def evaluate(self, p_test: np.ndarray) -> dict[str, Any]:
         return auroc_with_ceiling(self.labels[self.test], np.asarray(p_test, dtype=float), self.truth[self.test], self.weights)
 
-    def baseline(self, name: str, split: Any) -> dict[str, Any]:
-        from clinpred.core.data.splits import oversample_minority
-        from clinpred.core.evaluation.baseline_unit import run_baseline_unit
+    def unit(self, plan: Any, split: Any, work: Path, search: dict[str, Any] | None = None) -> Any:
+        """One model on ``split`` through its adapter, as a run does it (seed 0)."""
+        from clinpred.core.run.unit_work import WorkContext, execute_unit
+        from clinpred.core.run.units import UnitSpec
 
-        train = split.train if name == "majority" else oversample_minority(split.train, self.labels, 0)
-        unit = run_baseline_unit(name, self.dataset, split, np.asarray(train), seed=0, threshold_method="youden",
-                                 fixed_threshold=0.5, class_weight=None)
-        return {**self.evaluate(unit["test"]["p"]), "seconds": round(unit["seconds"], 1)}
+        emit = lambda e: print(f"    {e.message}", file=sys.stderr) if e.kind == "message" and e.message else None  # noqa: E731
+        spec = UnitSpec(plan, split, 0, 0, "bench", self.ev, search=search)
+        result = execute_unit(spec, WorkContext(self.dataset, self.registry, adapter_root=work), emit)
+        if not result.ok:
+            raise SystemExit(f"{plan.name}: {result.error}")
+        return result.outcome
+
+    def baseline(self, plan: Any, split: Any, work: Path) -> dict[str, Any]:
+        outcome = self.unit(plan, split, work)
+        return {**self.evaluate(outcome.test.p), "seconds": round(outcome.seconds, 1)}
 
     def llm(self, split: Any, work: Path, *, search: bool) -> dict[str, Any]:
-        from clinpred.core.data.splits import oversample_minority
-        from clinpred.core.llm.llm_unit import PromptBook, run_llm_unit
+        from clinpred.core.llm.llm_unit import PromptBook
         from clinpred.core.llm.search import run_search
-        from clinpred.core.weights.loading import load_model
+        from clinpred.core.models.work import LLMSource
 
         import attrs
 
         start = time.perf_counter()
-        hyper = dict(self.plan.hyperparameters)
-        if self.s["iters"]:
-            hyper["num_iters"] = self.s["iters"]
-        if self.s["eval_every"]:
-            hyper["eval_every"] = self.s["eval_every"]
-        load = lambda: load_model(self.model_dir)  # noqa: E731
-        task = self.dataset.schema.task
-        emit = lambda e: print(f"    {e.message}", file=sys.stderr) if e.kind == "message" and e.message else None  # noqa: E731
+        plan, task = self.plan, self.dataset.schema.task
+        source = LLMSource(plan.model_id, plan.family, self.registry, catalog=plan.catalog)
         found = None
         if search:
             cfg = attrs.evolve(self.search_cfg, n_trials=self.s["trials"], enabled=True)
+            hyper = dict(plan.hyperparameters)
             trial_hyper = {**hyper, "num_iters": self.s["trial_iters"]} if self.s["trial_iters"] else hyper
-            found = run_search(cfg=cfg, load=load, book=lambda tok: PromptBook(self.registry, self.plan.family, tok, task, self.records),
-                               labels=self.labels, train_part=split.train, balance="oversample", hyper=trial_hyper,
+            records = self.dataset.records()
+            emit = lambda e: print(f"    {e.message}", file=sys.stderr) if e.kind == "message" and e.message else None  # noqa: E731
+            found = run_search(cfg=cfg, load=lambda: source.load(precision=plan.params.precision),
+                               book=lambda tok: PromptBook(self.registry, plan.family, tok, task, records),
+                               labels=self.labels, train_part=split.train, balance=self.ev.balance, hyper=trial_hyper,
                                seed=0, search_dir=work / "search", positive=task.positive, negative=task.negative,
                                emit=emit, unit=split.name)
-            hyper.update(found["chosen"])
-        train = np.asarray(oversample_minority(split.train, self.labels, 0))
-        unit = run_llm_unit(name=self.plan.name, family=self.plan.family, hooks=self.registry, load=load,
-                            dataset=self.dataset, records=self.records, split=split, train_idx=train,
-                            sample_weights=None, hyper=hyper, explicit=self.plan.explicit, evaluation=self.ev,
-                            adapter_dir=work / "adapter", seed=0, emit=emit, unit=split.name, resume=False)
-        out = {**self.evaluate(unit["test"]["p"]), "seconds": round(time.perf_counter() - start, 1),
-               "steps": unit["training"]["steps_done"], "best_step": unit["training"]["best_step"]}
+        outcome = self.unit(plan, split, work / "unit", search=found)
+        training = outcome.detail("training")
+        out = {**self.evaluate(outcome.test.p), "seconds": round(time.perf_counter() - start, 1),
+               "steps": training.get("steps_done"), "best_step": training.get("best_step")}
         if found is not None:
             out["search"] = {"chosen": found["chosen"], "best_value": found["best_value"],
                              "trials": [(t["params"], t["state"], t["value"]) for t in found["trials"]]}
         return out
+
+
+def with_hyper(plan: Any, registry: Any, **changes: Any) -> Any:
+    """``plan`` with some hyperparameters changed (validated by its adapter's declaration)."""
+    import attrs
+
+    from clinpred.core.params import build_params
+
+    hyper = {**plan.hyperparameters, **changes}
+    params = build_params(registry.model_adapter(plan.adapter).params, hyper, f"model {plan.name!r}")
+    return attrs.evolve(plan, hyperparameters=hyper, params=params, explicit=plan.explicit | frozenset(changes))
 
 
 def _row(name: str, r: dict[str, Any]) -> str:
@@ -208,25 +225,29 @@ def main(argv: list[str] | None = None) -> int:
     n_train = s["n_train"]
     full = split_for(bench.labels, bench.pool, bench.test, n_train, seed=0)
     models: dict[str, Any] = {}
+    names = [p.name for p in bench.baselines]
+    by_name = {p.name: p for p in bench.baselines}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in BASELINES:
-            models[name] = bench.baseline(name, full)
-            print(_row(name, models[name]), flush=True)
+        for plan in bench.baselines:
+            models[plan.name] = bench.baseline(plan, full, Path(tmp) / "baselines")
+            print(_row(plan.name, models[plan.name]), flush=True)
         print(f"{bench.plan.name} (plugin defaults) ...", file=sys.stderr, flush=True)
         models["llm"] = bench.llm(full, Path(tmp) / "llm", search=False)
         print(_row("llm", models["llm"]), flush=True)
         print(f"{bench.plan.name} (nested search) ...", file=sys.stderr, flush=True)
         models["llm+search"] = bench.llm(full, Path(tmp) / "llm-search", search=True)
         print(_row("llm+search", models["llm+search"]), flush=True)
-        curve: dict[str, dict[str, Any]] = {"lasso": {}, "gradient_boosting": {}, "llm": {}}
+        curve_models = [n for n in CURVE_BASELINES if n in by_name]
+        curve: dict[str, dict[str, Any]] = {**{n: {} for n in curve_models}, "llm": {}}
         for size in SIZES:
             split = full if size >= n_train else split_for(bench.labels, bench.pool, bench.test, size, seed=0)
-            for name in ("lasso", "gradient_boosting"):
-                curve[name][str(size)] = models[name] if size >= n_train else bench.baseline(name, split)
+            for name in curve_models:
+                curve[name][str(size)] = models[name] if size >= n_train else bench.baseline(
+                    by_name[name], split, Path(tmp) / f"lc{size}")
             if size in s["llm_sizes"]:
                 curve["llm"][str(size)] = models["llm"] if size >= n_train else bench.llm(split, Path(tmp) / f"lc{size}", search=False)
-    ceiling = {"auroc": models["lasso"]["ceiling"], "ci": models["lasso"]["ceiling_ci"]}
-    best = max(BASELINES, key=lambda n: models[n]["auroc"])
+    ceiling = {"auroc": models[names[0]]["ceiling"], "ci": models[names[0]]["ceiling_ci"]}
+    best = max(names, key=lambda n: models[n]["auroc"])
     tuned = models["llm+search"]
     result = {
         "quick": args.quick, "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},

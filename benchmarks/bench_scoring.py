@@ -12,7 +12,9 @@ identical float32 weights (``generate`` per patient vs ``score_p_yes``), clinpre
 prefix cache, and how far the 4-bit model's P(yes) is from clinpred's (same model check, with
 the relative error of one layer's matmul both ways against float64 arithmetic).
 Interleaved in one process: each repeat times every method on the same patients; ratios are
-medians over repeats. Model loading is timed apart and left out of the rates.
+medians over repeats. Model loading is timed apart and left out of the rates. The study's method
+runs on MLX's own ops (clinpred's vectorized CPU kernels switched off, as in the study's
+scripts); clinpred's with the kernels where they apply (x86_64 Linux).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
     import mlx_lm
     import numpy as np
 
+    from clinpred.core.weights import cpu_kernels
     from clinpred.core.weights.device import resolve_precision
     from clinpred.core.weights.loading import load_model
     from clinpred.core.llm.scoring import score_p_yes
@@ -55,9 +58,10 @@ def main() -> None:
 
     def study(model, prompts: list[str]) -> list[object]:
         out = []
-        for p in prompts:
-            text = mlx_lm.generate(model, tok, prompt=encode(tok, p), max_tokens=args.max_tokens)
-            out.append(registry.parse_output(family, text, task).label)
+        with cpu_kernels.switched(False):  # stock MLX, as the study ran
+            for p in prompts:
+                text = mlx_lm.generate(model, tok, prompt=encode(tok, p), max_tokens=args.max_tokens)
+                out.append(registry.parse_output(family, text, task).label)
         return out
 
     def ours(model, prompts: list[str], prefix: bool = True) -> np.ndarray:

@@ -19,14 +19,18 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
 def start() -> dict[str, Any]:
-    """Load the optimized BLAS (before mlx is imported); what is in use."""
+    """Load the optimized BLAS (before mlx is imported); what is in use (BLAS, CPU kernels)."""
     from clinpred.core.weights import blas
 
     blas.activate()
     import mlx.core  # noqa: F401 - mlx from here on, with that BLAS
 
+    from clinpred.core.weights import cpu_kernels
+
     info = blas.describe()
-    return {"blas": info["name"], "blas_path": info["path"]}
+    kernels = cpu_kernels.status()  # built here if this is their first use, not inside a timing
+    return {"blas": info["name"], "blas_path": info["path"],
+            "cpu_kernels": kernels.isa if kernels.in_use else f"off: {kernels.reason}"}
 
 
 def default_model_dir() -> Path:

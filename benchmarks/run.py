@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 #: name -> (script, full-size arguments, --quick arguments)
 BENCHMARKS = {
     "blas": ("bench_blas.py", ["--repeats", "15"], ["--repeats", "9"]),
+    "kernels": ("bench_kernels.py", ["--repeats", "9"], ["--repeats", "5"]),
     "scoring": ("bench_scoring.py", ["--patients", "32", "--repeats", "3"], ["--patients", "8", "--repeats", "2"]),
     "training": ("bench_training.py", ["--patients", "96", "--iters", "20", "--repeats", "3"],
                  ["--patients", "16", "--iters", "5", "--repeats", "3"]),

@@ -10,12 +10,19 @@ import click
 from clinpred.core.bounds import Bound
 
 
-class BoundedInt(click.ParamType):
-    """An integer within a :class:`Bound`; out of range is a usage error (exit 2) naming the bound."""
+def _end(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+class BoundedInt(click.IntRange):
+    """An integer within a :class:`Bound`; out of range is a usage error (exit 2) naming the bound.
+
+    An :class:`click.IntRange` for click's help, which then shows the bounds (``[2<=x<=100]``)."""
 
     name = "integer"
 
     def __init__(self, bound: Bound) -> None:
+        super().__init__(min=_end(bound.low), max=_end(bound.high), min_open=bound.low_open, max_open=bound.high_open)
         self.bound = bound
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:

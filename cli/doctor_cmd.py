@@ -27,6 +27,7 @@ def doctor_report(registry: Any) -> dict[str, Any]:
 
     blas_info = blas.describe()  # before mlx is imported by backend(): the CLI has preloaded it
     device = backend()
+    kernels = _kernels()
     models = [
         {"name": name, "path": str(path), "size_bytes": cache.dir_size(path)}
         for name, path in cache.cached_models().items()
@@ -36,6 +37,8 @@ def doctor_report(registry: Any) -> dict[str, Any]:
     failed = [{"name": i.name, "error": i.error} for i in infos if i.status == "failed"]
     if failed:
         hints.append(f"{len(failed)} plugin(s) failed to load: see `clinpred plugins`")
+    if kernels["failed"]:
+        hints.append(f"the vectorized CPU kernels are off: {kernels['reason']}; MLX's own (slower) CPU ops are used")
     return {
         "clinpred": __version__,
         "python": platform.python_version(),
@@ -45,6 +48,7 @@ def doctor_report(registry: Any) -> dict[str, Any]:
         "device": device,
         "blas": blas_info,
         "precision": {"auto": resolve_precision("auto", device), "policy": policy_text(device)},
+        "kernels": kernels,
         "cache": {
             "path": str(cache.home()),
             "env": cache.HOME_ENV,
@@ -56,9 +60,29 @@ def doctor_report(registry: Any) -> dict[str, Any]:
             "failed": failed,
             "blocked": [{"name": i.name, "reason": i.error} for i in infos if i.status == "blocked"],
             "families": [spec.name for spec in registry.families()],
+            "models": [adapter.name for adapter in registry.model_adapters()],
         },
         "hints": hints,
     }
+
+
+def _kernels_text(k: dict[str, Any]) -> str:
+    if k["in_use"]:
+        return f"{k['isa']}, {k['threads']} threads ({k['path']})"
+    return f"off: {k['reason']}"
+
+
+def _kernels() -> dict[str, Any]:
+    """The CPU kernels' status (built now if this is their first use); a failure is a hint, not
+    a second warning line."""
+    import warnings
+
+    from clinpred.core.weights import cpu_kernels
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = cpu_kernels.status()
+    return {**status.to_dict(), "env": cpu_kernels.NO_KERNELS_ENV}
 
 
 @click.command()
@@ -67,10 +91,12 @@ def doctor_report(registry: Any) -> dict[str, Any]:
               help="Also ask every node of this Ray cluster which device its units would use.")
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
-    """Check the setup: device, BLAS in use, precision policy, cache, plugins (and, with
-    --address, the device of every Ray worker node)."""
+    """Check the setup: device, BLAS in use, vectorized CPU kernels, precision policy, cache,
+    plugins (and, with --address, the device of every Ray worker node)."""
     from clinpred.core.weights.cache import human_size
 
+    if address is not None and not address.strip():  # an unset shell variable: not "no cluster"
+        raise click.UsageError("--address is empty; give auto or HOST:PORT, or leave --address out")
     report = doctor_report(app(ctx).registry)
     if address:
         from clinpred.core.run.executors.ray_nodes import probe_nodes
@@ -91,12 +117,14 @@ def doctor(ctx: click.Context, as_json: bool, address: str | None) -> None:
         ["mlx / mlx-lm", f"{report['mlx']} / {report['mlx_lm']}"],
         ["device", report["device"]],
         ["BLAS", blas_text],
+        ["CPU kernels", _kernels_text(report["kernels"])],
         ["precision", report["precision"]["policy"]],
         ["cache", f"{cache_info['path']} ({human_size(cache_info['size_bytes'])}; set {cache_info['env']} to move it)"],
         ["cached models", ", ".join(f"{m['name']} ({human_size(m['size_bytes'])})" for m in cache_info["models"])
          or "none (`clinpred models pull smollm2-135m-instruct`)"],
         ["plugins", f"{len(plugins['loaded'])} loaded, {len(plugins['failed'])} failed, "
-                    f"{len(plugins['blocked'])} blocked; families: {', '.join(plugins['families'])}"],
+                    f"{len(plugins['blocked'])} blocked; families: {', '.join(plugins['families'])}; "
+                    f"models: {', '.join(plugins['models'])}"],
     ]
     print_table("clinpred doctor", ["check", "status"], rows)
     if "workers" in report:

@@ -6,6 +6,7 @@ Sub-commands live in their own modules and are imported only when invoked (``COM
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -19,6 +20,7 @@ from clinpred.core.errors import ClinpredError
 #: command name -> "module:attribute" of a click command, imported lazily.
 COMMANDS: dict[str, str] = {
     "baselines": "clinpred.cli.baselines_cmd:baselines",
+    "compare": "clinpred.cli.compare_cmd:compare",
     "data": "clinpred.cli.data_cmd:data",
     "diagnose": "clinpred.cli.diagnose_cmd:diagnose",
     "doctor": "clinpred.cli.doctor_cmd:doctor",
@@ -79,9 +81,50 @@ def cli(ctx: click.Context, plugin_paths: tuple[str, ...], strict_plugins: bool,
     state.verbosity = -1 if quiet else verbose
 
 
+def _one_line_warnings() -> None:
+    """Show clinpred's own warnings as one ``Warning: ...`` line on stderr (others unchanged)."""
+    import warnings
+
+    from clinpred.core.errors import ClinpredWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "_clinpred", False):
+        return
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if isinstance(category, type) and issubclass(category, ClinpredWarning):
+            click.echo(f"Warning: {message}", err=True)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    show._clinpred = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise."""
+    """Console-script entry point: one clear line per error, exit 2 for bad input, 1 otherwise;
+    SIGTERM and SIGHUP stop like Ctrl-C (exit 128 + the signal: 143, 129; Ctrl-C 130)."""
+    from clinpred.core.signals import handle_termination
+
     args = list(sys.argv[1:] if argv is None else argv)
+    _one_line_warnings()
+    with handle_termination():
+        return _main(args)
+
+
+def _stopped(exc: BaseException) -> None:
+    from clinpred.core.signals import describe, exit_status, interruption
+
+    cause = interruption(exc)
+    word = describe(cause) if isinstance(cause, KeyboardInterrupt) else "Aborted"
+    try:
+        click.echo(f"{word}.", err=True)
+    except OSError:  # the terminal is gone (SIGHUP)
+        pass
+    sys.exit(exit_status(cause))
+
+
+def _main(args: list[str]) -> Any:
     try:
         from clinpred.core.weights.blas import activate
 
@@ -90,9 +133,8 @@ def main(argv: list[str] | None = None) -> Any:
         if isinstance(result, int) and not isinstance(result, bool) and result:
             sys.exit(result)  # ctx.exit(N) returns N when not standalone (e.g. a run with failed models)
         return result
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's wrapper of a KeyboardInterrupt (Ctrl-C, SIGTERM)
+        _stopped(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -101,9 +143,16 @@ def main(argv: list[str] | None = None) -> Any:
     except ClinpredError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _stopped(exc)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 100 else f"{name[:50]}...{name[-30:]}"
+        click.echo(f"Error: {shown}: a name in this path is longer than the file system allows (255 bytes); "
+                   "give a shorter path", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,7 +131,8 @@ def pull(ctx: click.Context, name: str) -> None:
             f"no catalog model named {name!r}{did_you_mean(name, sorted(catalog))}; "
             "see `clinpred models list`"
         )
-    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: pull_catalog_entry(entry, cb))
+    # a cached copy whose files changed since they were converted is fetched and converted again
+    path = _run_with_progress(app(ctx).verbosity < 0, lambda cb: pull_catalog_entry(entry, cb, refetch_changed=True))
     click.echo(f"{entry.name}: {path}")
 
 
@@ -139,19 +140,33 @@ def pull(ctx: click.Context, name: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--name", required=True, help="Name to store the model under (lowercase).")
 @click.option("--family", required=True, help="The model's family (see `clinpred families`).")
+@click.option("--force", is_flag=True, help="Replace an imported model of the same name (never a catalog model).")
 @click.pass_context
-def import_(ctx: click.Context, file: str, name: str, family: str) -> None:
+def import_(ctx: click.Context, file: str, name: str, family: str, force: bool = False) -> None:
     """Convert a local llama.cpp GGUF file of a supported family into the cache.
 
     Tensors F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the K-quants Q2_K-Q6_K are read;
-    architectures and pre-tokenizers are those the family plugins declare.
+    architectures and pre-tokenizers are those the family plugins declare. A name already in the
+    cache is refused unless --force; a catalog model's name is always refused.
     """
     from clinpred.core.weights.model_source import import_gguf
 
     from clinpred.core.weights.gguf_formats import from_families
 
-    spec = app(ctx).registry.family(family)
+    registry = app(ctx).registry
+    spec = registry.family(family)
     formats = from_families([spec], scope=f"family {spec.name!r}")  # only what the family declares
+    reserved = [entry.name for _spec, entry in registry.catalog()]
     path = _run_with_progress(app(ctx).verbosity < 0,
-                              lambda cb: import_gguf(file, name, spec.name, cb, formats=formats))
+                              lambda cb: import_gguf(file, name, spec.name, cb, formats=formats, force=force,
+                                                     reserved=reserved))
     click.echo(f"{name} ({spec.name}): {path}")
+
+
+def _add_adapters() -> None:
+    from clinpred.cli.adapters_cmd import adapters
+
+    models.add_command(adapters)
+
+
+_add_adapters()

@@ -27,3 +27,31 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
 
     # Not a terminal (a pipe, a log file, CI): use a wide page rather than wrapping every cell.
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+#: the --format choices of commands that print a result table
+TABLE_FORMATS = ("table", "csv", "json", "markdown")
+
+
+def format_option(help_text: str = "How to print the table on stdout: table (aligned text), csv (every "
+                  "estimate as value, ci_low, ci_high), json or markdown.") -> Any:
+    """The shared ``--format table|csv|json|markdown`` option."""
+    return click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+                        help=help_text)
+
+
+def echo_table(table: Any, fmt: str) -> None:
+    """A :class:`clinpred.core.report.tables.DataTable` on stdout in ``fmt``. Its notes follow the table
+    (table, markdown), are in the JSON (``notes``), or go to stderr (csv, so that stdout is one CSV table)."""
+    from clinpred.core.report.tables import display_parts, render
+
+    if fmt != "table":
+        click.echo(render(table, fmt), nl=False)
+        if fmt == "csv":
+            for note in table.notes:
+                click.echo(note, err=True)
+        return
+    for title, headers, rows in display_parts(table):
+        print_table(title, headers, rows)
+    for note in table.notes:
+        click.echo(note)

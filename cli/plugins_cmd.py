@@ -40,14 +40,15 @@ def families(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
-    """List plugins: version, source (core, builtin, entrypoint, local), status, hooks, families."""
+    """List plugins: version, source (core, builtin, entrypoint, local), status, hooks, and the
+    families and models each registered."""
     infos = app(ctx).registry.plugins()
     if as_json:
         echo_json([info.as_dict() for info in infos])
         return
     print_table(
         "Plugins",
-        ["plugin", "version", "source", "status", "families", "hooks / error"],
+        ["plugin", "version", "source", "status", "families", "models", "hooks / error"],
         [
             [
                 i.name,
@@ -55,6 +56,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
                 i.source,
                 i.status,
                 ", ".join(i.families),
+                ", ".join(i.models),
                 i.error if i.error else ", ".join(h.removeprefix("clinpred_") for h in i.hooks),
             ]
             for i in infos

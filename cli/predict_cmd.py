@@ -11,40 +11,41 @@ from clinpred.core import bounds as B
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--model", "model", required=True, metavar="NAME", help="A fine-tuned model of the run (its name in run.json).")
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a CSV/TSV/Parquet/Excel file with the run's columns (the outcome column is optional).")
+@click.option("--model", "model", required=True, metavar="NAME",
+              help="A model of the run: a fine-tuned LLM or a baseline (its name in the comparison table).")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a data file (CSV/TSV, Parquet, Excel, SPSS/Stata/SAS) with the run's columns (the outcome column is optional).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id, p_yes, predicted, answer, threshold (+ label).")
-@click.option("--split", metavar="SPLIT", help="Which split's adapter and threshold (required for cross-validated runs).")
+@click.option("--split", metavar="SPLIT", help="Which split's fitted model and threshold (required for cross-validated runs).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The run's model_configs.toml, if it is not found where the run recorded it.")
 @click.option("--batch-size", type=BoundedInt(B.BATCH_SIZE), help="Patients scored at once (default: the run's score_batch_size).")
 @click.pass_context
 def predict(ctx: click.Context, run_dir: str, model: str, data: str, out: str, split: str | None,
             config_path: str | None, batch_size: int | None) -> None:
-    """Apply MODEL of RUN_DIR (base model + its LoRA adapter, the threshold chosen on validation
-    data) to new patients: P(yes) and the predicted label per patient."""
+    """Apply MODEL of RUN_DIR to new patients: P(yes) and the predicted label per patient, at the
+    threshold the run chose on validation data. A fine-tuned LLM is its base model + LoRA adapter;
+    a baseline is its saved pipeline (skops); every saved file is checked against its sha256."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from clinpred.core.weights.loading import load_model
     from clinpred.core.data.dataset import load_new_patients
-    from clinpred.core.run.predict import base_model, plan_prediction, predict_patients, write_predictions
+    from clinpred.core.run.predict import (check_output, load_fitted, plan_prediction, predict_patients,
+                                           write_predictions)
 
     state = app(ctx)
+    check_output(out, data=data, run_dir=run_dir)  # never the patients' file or the run's own files
     setup = plan_prediction(run_dir, model, split=split, config_path=config_path, batch_size=batch_size)
-    family = state.registry.family(setup.family)
     dataset, labels = load_new_patients(data, setup.schema)
-    source = base_model(setup, [entry for _, entry in state.registry.catalog()])
     console = Console(stderr=True)
     quiet = state.verbosity < 0
     if not quiet:
         console.print(f"{model}/{setup.split}: {len(dataset.ids)} patients, threshold {setup.threshold:.4f}; "
-                      f"loading {setup.catalog or source} + adapter {setup.adapter_dir}")
-    loaded = load_model(source, precision=setup.precision, adapter_path=setup.adapter_dir)
+                      f"loading {setup.adapter_dir}")
     with Progress(TextColumn("  scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("score", total=len(dataset.ids))
-        pred = predict_patients(setup, dataset, labels, hooks=state.registry, family=family, loaded=loaded,
-                                on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        fitted = load_fitted(setup, state.registry,
+                             on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        pred = predict_patients(setup, dataset, labels, fitted)
     path = write_predictions(out, pred, setup)
     positive = int(pred.predicted.sum())
     click.echo(f"Wrote {path}: {len(pred.ids)} patients, {positive} predicted {setup.schema.task.positive!r} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinpred.core.events import Event
+from clinpred.core.report.tables import fixed, p_value_text
 
 
 class RunConsole:
@@ -19,6 +20,7 @@ class RunConsole:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}  # unit -> progress bar (parallel executors train several)
         self._kinds: dict[str, str] = {}  # unit -> what its bar shows: "training" or a phase
+        self._warned: set[tuple[str, str]] = set()  # (code, model): a model's per-unit warning is shown once
 
     def __call__(self, event: Event) -> None:
         if event.kind == "train-progress":
@@ -38,6 +40,12 @@ class RunConsole:
             self.console.print(f"[bold]clinpred run[/]: {d['n']} patients, {d['splits']} split(s), "
                                f"{len(d['models'])} model(s): {', '.join(d['models'])}")
         elif event.kind == "warning":
+            code = event.data.get("code")
+            if code:  # e.g. every split of a model trains under one epoch: say it once
+                key = (str(code), event.unit.split("/", 1)[0])
+                if key in self._warned:
+                    return
+                self._warned.add(key)
             self.console.print(f"[yellow]Warning[/]: {event.message}", highlight=False)
         elif event.kind == "unit-start":
             self.console.print(f"  {event.unit} ...{where}")
@@ -75,19 +83,24 @@ class RunConsole:
         return self._tasks[unit]
 
     def _phase(self, event: Event) -> None:
-        """A preparation phase (building the frozen-trunk cache) with its own bar and ETA."""
+        """A phase other than training steps (building the frozen-trunk cache, scoring, generation)
+        with its own bar, count and ETA."""
         if self.verbosity < 0:
             return
         d = event.data
         phase = d.get("phase", "preparing")
-        task = self._bar(event.unit, phase, phase, d.get("total") or 1)
-        self._progress.update(task, completed=d.get("done", 0), total=d.get("total") or 1, info="examples")
+        task = self._bar(event.unit, phase, d.get("label", phase), d.get("total") or 1)
+        self._progress.update(task, completed=d.get("done", 0), total=d.get("total") or 1,
+                              info=d.get("what", "examples"))
 
     def _train(self, event: Event) -> None:
         if self.verbosity < 0:
             return
         d = event.data
-        task = self._bar(event.unit, "training", "training", d.get("total") or 1)
+        epochs = d.get("epochs")
+        label = f"training ({epochs:.2g} epoch{'' if epochs == 1 else 's'})" if isinstance(epochs, (int, float)) \
+            else "training"
+        task = self._bar(event.unit, "training", label, d.get("total") or 1)
         info = f"loss {d.get('loss', float('nan')):.3f}"
         if d.get("tokens_per_second"):
             info += f"  {d['tokens_per_second']:.0f} tok/s"
@@ -120,20 +133,17 @@ class RunConsole:
 
 
 def fmt_ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
-    """'0.712 [0.650, 0.770]' (or '-' when undefined)."""
-    if not metric or metric.get("value") is None:
-        return "-"
-    lo, hi = metric.get("ci") or (None, None)
-    if lo is None or hi is None:
-        return f"{metric['value']:.{digits}f}"
-    return f"{metric['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    """'0.712 [0.650, 0.770]', '2.31 [0.64, inf)' for an open-ended interval (or '-' when undefined)."""
+    from clinpred.core.evaluation.intervals import format_interval
+
+    return format_interval(metric, digits)
 
 
 def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
     """The comparison table of a run's metrics.json, best AUROC first; failed models last."""
     def value(m: dict[str, Any], key: str) -> str:
         v = m.get("metrics", {}).get(key, {}).get("value")
-        return "-" if v is None else f"{v:.3f}"
+        return fixed(v, 3)
 
     def order(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
         name, m = item
@@ -147,7 +157,9 @@ def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
             continue
         parse = m.get("parse")
         delong = m.get("delong_vs_best_baseline")
-        note = f"p={delong['p_value']:.3f} vs {delong['baseline']}" if delong and delong.get("p_value") is not None else ""
+        p_text = p_value_text(delong.get("p_value")) if delong else "-"
+        note = (f"p{p_text.replace(' ', '') if p_text.startswith('<') else '=' + p_text} vs {delong['baseline']}"
+                if delong and delong.get("p_value") is not None else "")
         rows.append([
             name, m["kind"], fmt_ci(m["metrics"].get("auroc")), value(m, "f1"), value(m, "recall"),
             value(m, "specificity"), value(m, "balance_gap"), value(m, "brier"),

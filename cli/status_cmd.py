@@ -24,10 +24,14 @@ def duration(seconds: float | None) -> str:
 
 def _current_line(current: dict[str, Any]) -> str:
     parts = [current.get("unit", "?")]
-    if current.get("phase"):  # a preparation phase, e.g. building the frozen-trunk cache
-        parts.append(f"building the {current['phase']}: {current.get('done', '?')}/{current.get('total', '?')} examples")
+    if current.get("phase"):  # building the frozen-trunk cache, scoring, generation
+        label = current.get("label") or f"building the {current['phase']}"
+        parts.append(f"{label}: {current.get('done', '?')}/{current.get('total', '?')} {current.get('what', 'examples')}")
     if current.get("step") is not None:
-        parts.append(f"step {current['step']}/{current.get('total', '?')}")
+        step = f"step {current['step']}/{current.get('total', '?')}"
+        if isinstance(current.get("epoch"), (int, float)) and isinstance(current.get("epochs"), (int, float)):
+            step += f" (epoch {current['epoch']:.2f} of {current['epochs']:.2g})"
+        parts.append(step)
     if isinstance(current.get("loss"), (int, float)):
         parts.append(f"loss {current['loss']:.4f}")
     if current.get("val_auroc") is not None:
@@ -87,7 +91,8 @@ def _print(s: dict[str, Any]) -> None:
             secs = unit["finished"] - unit["started"]
         if secs is None and unit.get("state") == "running" and isinstance(unit.get("started"), (int, float)):
             secs = time.time() - unit["started"]
-        note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else "")
+        note = unit.get("reason", "") if unit.get("state") == "failed" else ("resumed" if unit.get("resumed") else
+                                                                              unit.get("note", ""))
         rows.append([key, unit.get("state", "?"), duration(secs) if secs is not None else "", unit.get("node", ""), note])
     print_table(None, ["unit", "state", "time", "node", "reason / note"], rows)
 

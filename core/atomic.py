@@ -46,9 +46,25 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except OSError as exc:
+        _discard(tmp_name)
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}; earlier results are kept") from None
+    except BaseException:  # Ctrl-C or SIGTERM mid-write: no temporary file left behind
+        _discard(tmp_name)
+        raise
+
+
+def _discard(tmp_name: str | None) -> None:
+    try:
         if tmp_name and os.path.exists(tmp_name):
             os.unlink(tmp_name)
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}; earlier results are kept") from None
+    except OSError:
+        pass
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of clinpred's temporary files (a hidden ``.NAME.XXXX.tmp`` or
+    ``.STEM.XXXX.tmp.safetensors``) that a killed writer may have left behind."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.safetensors"))
 
 
 def write_text(path: Path, text: str) -> None:

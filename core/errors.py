@@ -32,6 +32,10 @@ class UnknownFamilyError(UserError):
     """A family name or alias that no loaded plugin registered."""
 
 
+class UnknownModelError(UserError):
+    """A model adapter name (a baseline, ``method``) that no loaded plugin registered."""
+
+
 class FamilyUnavailableError(ClinpredError):
     """A known family whose plugin failed to load or is blocked: only its models fail."""
 
@@ -60,3 +64,22 @@ class RunDirectoryError(UserError):
     """The user's choice of run directory is wrong: --out already holds a run, --resume of a
     directory with no run or of a run with other data or settings, an --out that cannot be
     created, or a directory another process is writing (exit status 2)."""
+
+
+class KernelError(ClinpredError):
+    """clinpred's vectorized CPU kernels cannot be built or loaded here. Never fatal: the caller
+    warns (:class:`KernelWarning`) and MLX's own ops are used."""
+
+
+class ClinpredWarning(UserWarning):
+    """A warning clinpred gives on purpose; the CLI shows it as one line."""
+
+
+class KernelWarning(ClinpredWarning):
+    """The vectorized CPU kernels are off for a reason the user may want to fix."""
+
+
+class CorruptRunFileError(RunDirectoryError):
+    """A file of a run directory is unreadable, not JSON, or JSON of the wrong shape (exit status 2);
+    the message says what recovers it (``--resume`` recomputes a unit file; a run.json is restored
+    or the run started anew)."""

@@ -1,6 +1,8 @@
-"""Hook specifications: the contract between the engine and model-family plugins.
+"""Hook specifications: the contract between the engine and its plugins.
 
-Project name ``"clinpred"``. A family's three operation hooks (``format_prompt``,
+Project name ``"clinpred"``. Two collecting hooks register what a plugin provides: model families
+(``clinpred_register_families``: how an LLM family formats, renders and parses) and model adapters
+(``clinpred_register_models``: every model a comparison can hold, baselines and LLM arms alike). A family's three operation hooks (``format_prompt``,
 ``render_chat``, ``parse_output``) are called only on the plugin that registered the family, the
 core's generic implementations (``trylast``) and any cross-cutting plugin that is not a family
 plugin (see :mod:`clinpred.registry`). So a family plugin implements them plainly, with no
@@ -27,6 +29,17 @@ def clinpred_register_families(register: Callable[[FamilySpec], None]) -> None:
 
     Call ``register(FamilySpec(...))`` once per family. Returns nothing. A family name or alias
     that another plugin already registered is refused, naming both plugins.
+    """
+
+
+@hookspec
+def clinpred_register_models(register: Callable[[Any], None]) -> None:
+    """Declare the model adapters this plugin provides (collected from every plugin).
+
+    Call ``register(adapter)`` once per adapter: an instance of
+    :class:`~clinpred.core.models.adapter.ModelAdapter` (``clinpred.api.ModelAdapter``, or
+    ``TabularModel`` for a scikit-learn-style classifier). Returns nothing. A name another plugin
+    already registered is refused, naming both plugins.
     """
 
 
@@ -68,6 +81,6 @@ def clinpred_parse_output(family: FamilySpec, text: str, task: TaskSpec) -> Pars
 #: The operation hooks that are routed to the family's own plugin.
 FAMILY_HOOKS = ("clinpred_format_prompt", "clinpred_render_chat", "clinpred_parse_output")
 #: Every hook, for documentation and the meta-test.
-ALL_HOOKS = ("clinpred_register_families", *FAMILY_HOOKS)
+ALL_HOOKS = ("clinpred_register_families", "clinpred_register_models", *FAMILY_HOOKS)
 
 __all__ = ["PROJECT", "hookspec", "hookimpl", "FAMILY_HOOKS", "ALL_HOOKS"]

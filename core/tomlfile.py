@@ -17,9 +17,13 @@ else:  # pragma: no cover
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing file or a syntax error is one :class:`ConfigError` line."""
+    from clinpred.core.files import read_regular_bytes
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
+    except ValueError as exc:  # a FIFO or device
+        raise ConfigError(f"{path}: {str(exc).replace('the data', 'the config')}") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found; pass an existing file with --config") from None
     except IsADirectoryError:

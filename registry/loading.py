@@ -6,14 +6,18 @@ and a zero-argument loader; :mod:`clinpred.registry.registry` imports and regist
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as md
 import importlib.util
+import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from attrs import define
 
@@ -22,6 +26,55 @@ from clinpred.core.errors import UserError
 ENTRY_POINT_GROUP = "clinpred"
 LOAD_ENV = "CLINPRED_LOAD_PLUGINS"
 DISABLE_ENV = "CLINPRED_DISABLE_PLUGINS"
+TIMEOUT_ENV = "CLINPRED_PLUGIN_TIMEOUT"
+#: seconds a plugin may take to import before it counts as broken (CLINPRED_PLUGIN_TIMEOUT; 0: no limit)
+IMPORT_SECONDS = 60.0
+
+
+class PluginImportTimeout(Exception):
+    """A plugin's import did not finish in time (it hangs, e.g. on the network or a lock)."""
+
+
+def import_seconds() -> float:
+    """The import time limit: ``CLINPRED_PLUGIN_TIMEOUT`` seconds (0 or less: none), else 60."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return IMPORT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds; give e.g. 120, or 0 for no limit") from None
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def import_time_limit() -> contextlib.AbstractContextManager[None]:
+    """A context in which an import that takes longer than :func:`import_seconds` raises
+    :class:`PluginImportTimeout` (SIGALRM: main thread of a Unix process only; a call that blocks
+    inside C code without returning to Python is not interrupted: ``CLINPRED_LOAD_PLUGINS`` then
+    leaves such a plugin out). A bad ``CLINPRED_PLUGIN_TIMEOUT`` raises here, not in the block."""
+    return _time_limit(import_seconds())
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    usable = (seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+    if not usable:
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise PluginImportTimeout(f"did not finish importing within {seconds:g} s; if it hangs, leave it out "
+                                  f"({DISABLE_ENV} or {LOAD_ENV} for an installed plugin, no --plugin for a file) "
+                                  f"or give it more time ({TIMEOUT_ENV}=SECONDS)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @define(frozen=True)

@@ -1,9 +1,10 @@
-"""The plugin manager and the family registry, with per-family hook routing.
+"""The plugin manager, the family registry with per-family hook routing, and the model adapters.
 
 A family's operation hooks are called on a subset of the plugins: the plugin that registered
 the family, every plugin that registers no family (cross-cutting wrappers and overrides), and
 the core defaults (``trylast``). Other family plugins are left out
-(``PluginManager.subset_hook_caller``).
+(``PluginManager.subset_hook_caller``). Model adapters (``clinpred_register_models``) are
+collected from every plugin, the built-in baselines and LLM arms included, by name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import pluggy
 from attrs import define, field
 
 from clinpred.core import defaults, hookspecs
-from clinpred.core.errors import ClinpredError, FamilyUnavailableError, PluginError, UnknownFamilyError
+from clinpred.core.signals import Terminated
+from clinpred.core.errors import (
+    ClinpredError,
+    FamilyUnavailableError,
+    PluginError,
+    UnknownFamilyError,
+    UnknownModelError,
+)
+from clinpred.core.models.adapter import ModelAdapter, check_adapter
 from clinpred.core.tomlfile import did_you_mean
 from clinpred.core.values import (
     CatalogEntry,
@@ -30,6 +39,7 @@ from clinpred.registry.loading import (
     blocked_reason,
     builtin_candidates,
     entry_point_candidates,
+    import_time_limit,
     local_candidates,
 )
 
@@ -46,6 +56,7 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(factory=list)
     families: list[str] = field(factory=list)
+    models: list[str] = field(factory=list)  # the model adapters it registered
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,7 @@ class PluginInfo:
             "error": self.error,
             "hooks": self.hooks,
             "families": self.families,
+            "models": self.models,
         }
 
 
@@ -82,6 +94,8 @@ class Registry:
         self._owner: dict[str, str] = {}  # family name -> plugin name
         self._aliases: dict[str, str] = {}  # alias -> family name
         self._callers: dict[tuple[str, str], Any] = {}
+        self._adapters: dict[str, ModelAdapter] = {}
+        self._adapter_owner: dict[str, str] = {}  # adapter name -> plugin name
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -97,8 +111,12 @@ class Registry:
         if reason:
             info.status, info.error = "blocked", reason
             return info
+        limit = import_time_limit()  # a plugin whose import hangs is a broken plugin, not a hung clinpred
         try:
-            plugin = candidate.load()
+            with limit:
+                plugin = candidate.load()
+        except Terminated:  # SIGTERM / SIGHUP of clinpred itself, not the plugin's doing
+            raise
         except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break clinpred
             # SystemExit / KeyboardInterrupt raised by the plugin's own code at import are
             # a broken plugin too: it must not end clinpred silently with its exit code.
@@ -117,7 +135,43 @@ class Registry:
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a hook is a broken plugin too
             self._unregister(candidate.name)
             info.status, info.error = "failed", f"error registering families: {_describe(exc)}"
+            return info
+        try:
+            info.models = self._register_models(candidate.name)
+        except BaseException as exc:  # noqa: BLE001
+            self._drop_families(candidate.name)
+            self._unregister(candidate.name)
+            info.families = []
+            info.status, info.error = "failed", f"error registering models: {_describe(exc)}"
         return info
+
+    def _drop_families(self, plugin_name: str) -> None:
+        for name in [n for n, owner in self._owner.items() if owner == plugin_name]:
+            spec = self._families.pop(name)
+            del self._owner[name]
+            for alias in spec.aliases:
+                self._aliases.pop(alias, None)
+        self._callers.clear()
+
+    def _register_models(self, plugin_name: str) -> list[str]:
+        found: list[ModelAdapter] = []
+
+        def register(adapter: Any) -> None:
+            found.append(check_adapter(adapter, plugin_name))
+
+        others = [p for name, p in self.pm.list_name_plugin() if name != plugin_name]
+        self.pm.subset_hook_caller("clinpred_register_models", remove_plugins=others)(register=register)
+        names: list[str] = []
+        for adapter in found:
+            holder = self._adapter_owner.get(adapter.name) or (plugin_name if adapter.name in names else None)
+            if holder:
+                raise PluginError(f"model {adapter.name!r} is already registered by plugin {holder!r}; "
+                                  f"plugin {plugin_name!r} cannot register it too")
+            names.append(adapter.name)
+        for adapter in found:
+            self._adapters[adapter.name] = adapter
+            self._adapter_owner[adapter.name] = plugin_name
+        return names
 
     def _unregister(self, name: str) -> None:
         if self.pm.get_plugin(name) is not None:
@@ -205,6 +259,30 @@ class Registry:
 
     def catalog(self) -> list[tuple[FamilySpec, CatalogEntry]]:
         return [(spec, entry) for spec in self.families() for entry in spec.catalog]
+
+    # -- model adapters ------------------------------------------------------------------------
+
+    def model_adapters(self) -> list[ModelAdapter]:
+        """Every registered model adapter, in registration order (built-ins first)."""
+        return list(self._adapters.values())
+
+    def model_plugin(self, name: str) -> str:
+        return self._adapter_owner[self.model_adapter(name).name]
+
+    def model_adapter(self, name: str) -> ModelAdapter:
+        """The adapter registered as ``name``; a clear error when no loaded plugin has it."""
+        if name in self._adapters:
+            return self._adapters[name]
+        listing = ", ".join(self._adapters) or "none (no model plugin is loaded)"
+        raise UnknownModelError(f"unknown model {name!r}{did_you_mean(name, self._adapters)}; "
+                                f"registered models: {listing}{self.unloaded_hint()}")
+
+    def unloaded_hint(self) -> str:
+        """``"; plugins that did not load: NAME (why), ..."`` when some did not, else ``""``."""
+        blocked = [i for i in self._infos.values() if i.status != "loaded" and i.source != "core"]
+        if not blocked:
+            return ""
+        return "; plugins that did not load: " + ", ".join(f"{i.name} ({i.error})" for i in blocked[:3])
 
     # -- family-routed hook calls ---------------------------------------------------------
 

@@ -43,7 +43,8 @@ def synth_csv(path: Path, n: int = 240, seed: int = 3) -> Path:
 
 def add_llm(run_dir: Path, data: Path, *, name: str = LLM, family: str = FAMILY, seed: int = 0) -> dict:
     """Write units/, predictions/ and metrics.json / run.json entries of an LLM into ``run_dir``."""
-    from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
+    from clinpred.core.evaluation.aggregate import ModelRow, model_metrics, paired_comparisons, prediction_rows
+    from clinpred.core.evaluation.outcome import UnitOutcome
     from clinpred.core.atomic import write_json, write_jsonl
     from clinpred.core.data.dataset import load_dataset
     from clinpred.core.run.rundir import RunDirectory
@@ -79,16 +80,20 @@ def add_llm(run_dir: Path, data: Path, *, name: str = LLM, family: str = FAMILY,
             "seconds": 20.0, "fingerprint": "0" * 16, "split": split,
         }
         rundir.write_unit(name, split, unit)
-        results[split] = json.loads(json.dumps(unit))
+        results[split] = UnitOutcome.from_json(json.loads(json.dumps(unit)))
     entry = {"kind": "llm", "family": family, "status": "done",
              **model_metrics(dataset, results, n_resamples=200, seed=0)}
     metrics["models"][name] = entry
     write_jsonl(rundir.predictions(name), prediction_rows(dataset, results, True))
-    all_units = {m: {s: rundir.read_unit(m, s) for s in run_info["splits"]} for m in metrics["models"]}
-    kinds = {m: e["kind"] for m, e in metrics["models"].items()}
-    metrics["best_baseline"] = paired_comparisons(dataset, all_units, kinds, metrics["models"])
+    all_units = {m: {s: UnitOutcome.from_json(rundir.read_unit(m, s)) for s in run_info["splits"]}
+                 for m in metrics["models"]}
+    rows = {m: ModelRow(e["kind"], reference_candidate=e["kind"] == "baseline" and m != "majority")
+            for m, e in metrics["models"].items()}
+    metrics["best_baseline"] = paired_comparisons(dataset, all_units, rows, metrics["models"], reference="lasso")
     write_json(rundir.metrics_json, metrics)
+    hyper = {"lora_rank": 8, "learning_rate": 1e-4, "num_iters": 20}
     run_info["models"] = [{"name": name, "model_id": "/models/tiny-qwen", "family": family, "catalog": None,
-                           "hyperparameters": {"lora_rank": 8, "learning_rate": 1e-4, "num_iters": 20}, "unavailable": None}]
+                           "method": "lora", "hyperparameters": hyper, "unavailable": None}]
+    run_info.setdefault("adapters", {})[name] = {"adapter": "lora", "kind": "llm", "hyperparameters": hyper}
     write_json(rundir.run_json, run_info)
     return entry

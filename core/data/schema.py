@@ -34,6 +34,7 @@ from typing import Any, Mapping
 import attrs
 from attrs import define, field, validators
 
+from clinpred.core import bounds as B
 from clinpred.core.errors import ConfigError
 from clinpred.core.tomlfile import check_keys, did_you_mean, expect_type, read_toml, tomllib
 from clinpred.core.values import MissingPolicy, SerializationStyle, TaskSpec
@@ -94,6 +95,9 @@ class DatasetSchema:
     group_column: str | None = None  # rows sharing a value (patient, matched set, hospital) never span parts
     subgroups: tuple[str, ...] = field(default=(), converter=tuple)  # features reported by level
     site_column: str | None = None  # a feature naming the site, for protocol = "internal-external"
+    #: the smallest number of patients a shared table shows in a cell (Table 1, subgroups); fewer are
+    #: suppressed or merged (small-cell disclosure rule)
+    min_cell: int = field(default=5, validator=lambda i, a, v: B.MIN_CELL.check(v, "[dataset]", "min_cell"))
 
     def __attrs_post_init__(self) -> None:
         if not self.features:
@@ -109,9 +113,14 @@ class DatasetSchema:
                              "or a feature); with one row per patient no group_column is needed")
         if self.site_column is not None and self.site_column not in names:
             raise ValueError(f"site_column {self.site_column!r} is not a feature; name a feature column (e.g. country)")
+        kinds = {f.name: f.kind for f in self.features}
         for col in self.subgroups:
             if col not in names:
                 raise ValueError(f"subgroups: {col!r} is not a feature; list feature columns ({', '.join(names[:6])}...)")
+            if kinds[col] == "numeric":
+                raise ValueError(f"subgroups: {col!r} is numeric, and each distinct value would be a subgroup of a few "
+                                 "patients (their exact values with their outcomes, in files people share); list a "
+                                 f"categorical or binary feature, e.g. add a column that bins {col} into ranges")
         for col, what in ((self.id_column, "id_column"), (self.target_column, "target_column")):
             if col in names:
                 raise ValueError(f"{what} {col!r} must not also be a feature (it would leak into prompts)")
@@ -147,8 +156,9 @@ def _norm(value: Any) -> str:
 
 _DATASET_KEYS = (
     "path", "id_column", "target_column", "positive_values", "negative_values",
-    "missing_values", "features", "task", "schema", "group_column", "subgroups", "site_column",
+    "missing_values", "features", "task", "schema", "group_column", "subgroups", "site_column", "min_cell",
 )  # fmt: skip
+_CONFIG_TABLES = ("run", "evaluation", "models", "execution", "search")
 _FEATURE_KEYS = ("name", "display", "unit", "kind", "value_labels", "decimals", "missing_values")
 _TASK_KEYS = ("question", "positive", "negative", "system", "style", "missing", "missing_text", "intro")
 
@@ -270,6 +280,8 @@ def parse_dataset_schema(
         kwargs["site_column"] = expect_type(table["site_column"], str, where, "site_column")
     if "subgroups" in table:
         kwargs["subgroups"] = _text_list(table["subgroups"], where, "subgroups")
+    if "min_cell" in table:
+        kwargs["min_cell"] = B.MIN_CELL.check(expect_type(table["min_cell"], int, where, "min_cell"), where, "min_cell")
     if "group_column" in table:
         kwargs["group_column"] = expect_type(table["group_column"], str, where, "group_column")
         if not kwargs["group_column"].strip():
@@ -309,6 +321,9 @@ def schema_from_file(path: str | Path, *, _seen: frozenset[Path] = frozenset()) 
     data = read_toml(path)
     if "dataset" in data:
         table, where = data["dataset"], f"{path}: [dataset]"
+    elif any(k in data for k in _CONFIG_TABLES):
+        raise ConfigError(f"{path}: is a run config with no [dataset] table, not a dataset schema; give a dataset "
+                          "schema file (`clinpred data init DATA -o schema.toml` drafts one)")
     else:
         table, where = data, f"{path}"
     return parse_dataset_schema(table, where=where, base_dir=key.parent, _seen=_seen | {key})

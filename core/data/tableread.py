@@ -3,7 +3,8 @@
 Every cell is kept as text (stripped) so that the validation in :mod:`clinpred.core.data.dataset`
 decides, per column and by the schema, what is a number or a missing value: nothing is coerced
 here. CSV and TSV are read with the standard ``csv`` module (delimiter sniffed from the
-header line); Parquet and Excel need pyarrow / openpyxl.
+header line); Parquet and Excel need pyarrow / openpyxl; SPSS, Stata and SAS files need pyreadstat
+(:mod:`clinpred.core.data.readstat`), whose value and variable labels travel with the table.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import io
 from pathlib import Path
 from typing import Any, Callable
 
-from attrs import define
+from attrs import define, field
 
+from clinpred.core.data.readstat import READERS, code_text, read_stat_file
 from clinpred.core.errors import DataError
 
 _DELIMITERS = (",", "\t", ";", "|")
@@ -31,13 +33,19 @@ class TextTable:
     cells: dict[str, list[str]]
     n_rows: int
     where: Callable[[int], str]
-    kind: str  # csv | tsv | text (other delimiter) | parquet | excel
+    kind: str  # csv | tsv | text (other delimiter) | parquet | excel | spss | stata | sas
+    value_labels: dict[str, dict[str, str]] = field(factory=dict)  # SPSS/Stata: column -> code -> label
+    column_labels: dict[str, str] = field(factory=dict)  # SPSS/Stata/SAS variable labels
 
 
 def read_file_bytes(path: Path) -> bytes:
     """The bytes of ``path``; a missing or unreadable file is one DataError line."""
+    from clinpred.core.files import read_regular_bytes
+
     try:
-        return path.read_bytes()
+        return read_regular_bytes(path)
+    except ValueError as exc:  # a FIFO or device: it would block or never end
+        raise DataError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found; check the path (or use \"synthetic\")") from None
     except IsADirectoryError:
@@ -55,6 +63,12 @@ def parse_table(data: bytes, name: str, suffix: str = "") -> TextTable:
         raise DataError(f"{name}: the file is empty; give a CSV/TSV file with a header line and data rows")
     if suffix in _PARQUET_SUFFIXES or data[:4] == b"PAR1":
         return _from_frame(_read_parquet(data, name), name, "parquet")
+    if suffix in READERS:
+        stat = read_stat_file(data, name, suffix)
+        kind = {"read_sav": "spss", "read_dta": "stata"}.get(READERS[suffix][0], "sas")
+        table = _from_frame(stat.frame, name, kind, cell=_code_cell)
+        table.value_labels, table.column_labels = stat.value_labels, stat.column_labels
+        return table
     if suffix == ".xls":
         raise DataError(f"{name}: legacy .xls workbooks are not supported; save it as .xlsx or CSV")
     if suffix in _EXCEL_SUFFIXES:
@@ -187,9 +201,15 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _from_frame(frame: Any, name: str, kind: str) -> TextTable:
+def _code_cell(value: Any) -> str:
+    """A statistics package's cell: missing -> '', whole-number doubles without '.0' (codes, ids)."""
+    text = _cell_text(value)
+    return code_text(value) if text and isinstance(value, float) else text
+
+
+def _from_frame(frame: Any, name: str, kind: str, cell: Callable[[Any], str] = _cell_text) -> TextTable:
     header = [str(c).strip() for c in frame.columns]
     _check_header(header, name)
-    cells = {col: [_cell_text(v) for v in frame.iloc[:, j].tolist()] for j, col in enumerate(header)}
+    cells = {col: [cell(v) for v in frame.iloc[:, j].tolist()] for j, col in enumerate(header)}
     offset = 2 if kind == "excel" else 1  # Excel: row 1 is the header
     return TextTable(header, cells, len(frame), lambda i: f"row {i + offset}", kind)

@@ -13,9 +13,10 @@ validation AUROC.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
+from attrs import define
 
 from clinpred.core.evaluation.cv_compare import cv_delong
 from clinpred.core.evaluation.cv_estimate import CV_CI_METHOD, CV_GROUP_CI_METHOD, Fold, cv_summarize, per_repeat
@@ -23,64 +24,72 @@ from clinpred.core.evaluation.delong import delong_test
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
 from clinpred.core.evaluation.metrics import HOLDOUT_CI_METHOD, binary_metrics, summarize
 
+from clinpred.core.evaluation.settings import BEST_ON_VALIDATION
+from clinpred.core.evaluation.outcome import UnitOutcome, pooled_test
+
 #: bootstrap resamples of the smooth calibration curve (one spline fit each)
 SMOOTH_RESAMPLES = 200
-#: ``[evaluation] reference`` value that picks the baseline with the best validation AUROC
-BEST_ON_VALIDATION = "best-on-validation"
+#: fewest events (of the rarer class) for a smooth calibration curve and its E-statistics
+#: (Austin & Steyerberg 2019 simulate >= 100; below ~50 the spline's band covers the square)
+MIN_SMOOTH_EVENTS = 50
+
+Outcomes = Mapping[str, UnitOutcome]  # split name -> the model's outcome on it, in split order
 
 
-def pooled(dataset: Any, units: dict[str, dict[str, Any]]) -> dict[str, np.ndarray | list[Any]]:
+@define(frozen=True)
+class ModelRow:
+    """What aggregation needs to know about a model besides its outcomes: its table label, its
+    family (LLM arms), and whether it may be chosen as the ``best-on-validation`` reference (a
+    baseline that is not trivial, as its adapter declares)."""
+
+    kind: str
+    family: str | None = None
+    reference_candidate: bool = False
+
+
+def pooled(dataset: Any, units: Outcomes) -> dict[str, np.ndarray | list[Any]]:
     """Concatenate the test parts of the completed units of one model, in split order."""
-    rows: dict[str, list[Any]] = {k: [] for k in ("split", "index", "p", "threshold")}
-    for split_name, unit in units.items():
-        index = np.asarray(unit["test"]["index"], dtype=int)
-        rows["split"] += [split_name] * len(index)
-        rows["index"] += index.tolist()
-        rows["p"] += list(unit["test"]["p"])
-        rows["threshold"] += [unit["threshold"]] * len(index)
-    out: dict[str, Any] = {k: np.asarray(v, dtype=float) for k, v in rows.items() if k in ("p", "threshold")}
-    out["split"] = rows["split"]
-    out["index"] = np.asarray(rows["index"], dtype=int)
-    out["label"] = dataset.labels[out["index"]].astype(int)
-    return out
+    splits, index, p, threshold = pooled_test(units)
+    return {"split": splits, "index": index, "p": p, "threshold": threshold,
+            "label": dataset.labels[index].astype(int)}
 
 
-def prediction_rows(dataset: Any, units: dict[str, dict[str, Any]], store_prompts: bool) -> list[dict[str, Any]]:
+def prediction_rows(dataset: Any, units: Outcomes, store_prompts: bool) -> list[dict[str, Any]]:
     """One row per evaluated patient: id, fold, label, p_yes, predicted (+ LLM outputs)."""
     rows = []
     for split_name, unit in units.items():
-        test = unit["test"]
-        for k, i in enumerate(test["index"]):
-            p = float(test["p"][k])
+        test = unit.test
+        for k, i in enumerate(test.index):
+            p = float(test.p[k])
             row: dict[str, Any] = {
                 "id": dataset.ids[int(i)],
                 "fold": split_name,
                 "label": int(dataset.labels[int(i)]),
                 "p_yes": p,
-                "predicted": int(p >= unit["threshold"]),
+                "predicted": int(p >= unit.threshold),
             }
-            if "raw_output" in test:
-                row["raw_output"] = test["raw_output"][k] if store_prompts else None
-                row["parsed"] = None if test["parsed"][k] is None else int(test["parsed"][k])
-                row["parse_status"] = test["parse_status"][k]
-            if store_prompts and "prompt" in test:
-                row["prompt"] = test["prompt"][k]
+            if test.has_answers:
+                row["raw_output"] = test.raw_output[k] if store_prompts else None
+                row["parsed"] = None if test.parsed[k] is None else int(test.parsed[k])
+                row["parse_status"] = test.parse_status[k]
+            if store_prompts and test.prompt is not None:
+                row["prompt"] = test.prompt[k]
             rows.append(row)
     return rows
 
 
-def _parse_summary(units: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _parse_summary(units: Outcomes) -> dict[str, Any] | None:
     statuses: list[str] = []
     agree = total = 0
     for unit in units.values():
-        test = unit["test"]
-        if "parse_status" not in test:
+        test = unit.test
+        if not test.has_answers:
             return None
-        statuses += test["parse_status"]
-        for k, parsed in enumerate(test["parsed"]):
+        statuses += test.parse_status
+        for k, parsed in enumerate(test.parsed):
             if parsed is not None:
                 total += 1
-                agree += int(int(parsed) == int(test["p"][k] >= unit["threshold"]))
+                agree += int(int(parsed) == int(test.p[k] >= unit.threshold))
     counts = Counter(statuses)
     return {
         "status_counts": dict(sorted(counts.items())),
@@ -89,13 +98,12 @@ def _parse_summary(units: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def folds_of(units: dict[str, dict[str, Any]], repeats: dict[str, int], threshold_key: str = "threshold") -> list[Fold]:
+def folds_of(units: Outcomes, repeats: dict[str, int]) -> list[Fold]:
     """The test parts of a cross-validated model as :class:`Fold` values (``repeats``: split -> repeat)."""
-    return [Fold(repeats[name], unit["test"]["index"], unit["test"]["p"], unit[threshold_key])
-            for name, unit in units.items()]
+    return [Fold(repeats[name], unit.test.index, unit.test.p, unit.threshold) for name, unit in units.items()]
 
 
-def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples: int, seed: int,
+def model_metrics(dataset: Any, units: Outcomes, *, n_resamples: int, seed: int,
                   repeats: dict[str, int] | None = None, clusters: Any = None) -> dict[str, Any]:
     """The metrics block of one model plus per-split point estimates.
 
@@ -104,11 +112,10 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
     ``per_repeat`` gives each repeat's estimates. ``clusters`` (one code per dataset row, e.g. a
     group column) makes the CV bootstrap resample whole groups.
     """
-    thresholds = {name: unit["threshold"] for name, unit in units.items()}
+    thresholds = {name: unit.threshold for name, unit in units.items()}
     per_split = {}
     for name, unit in units.items():
-        idx = np.asarray(unit["test"]["index"], dtype=int)
-        per_split[name] = binary_metrics(dataset.labels[idx], np.asarray(unit["test"]["p"], dtype=float), unit["threshold"])
+        per_split[name] = binary_metrics(dataset.labels[unit.test.index], unit.test.p, unit.threshold)
     if repeats is None:
         pool = pooled(dataset, units)
         y, p, thr = pool["label"], pool["p"], pool["threshold"]
@@ -134,7 +141,7 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
         "estimator": estimator,
         "threshold": float(np.mean(list(thresholds.values()))),
         "thresholds": thresholds,
-        "threshold_notes": sorted({u["threshold_reason"] for u in units.values() if u.get("threshold_reason")}),
+        "threshold_notes": sorted({u.threshold_reason for u in units.values() if u.threshold_reason}),
         "per_split": per_split,
     }
     out["smooth_calibration"] = _smooth(dataset, units, repeats is not None, clusters, seed)
@@ -146,15 +153,18 @@ def model_metrics(dataset: Any, units: dict[str, dict[str, Any]], *, n_resamples
     if repeats is not None and set(repeats) == set(units) and all(name.startswith("site-") for name in units):
         out["per_site"] = site_spread(per_split)
     if repeats is not None:
-        out["rows"] = int(sum(len(u["test"]["index"]) for u in units.values()))
+        out["rows"] = int(sum(u.test.index.size for u in units.values()))
         out["per_repeat"] = per_repeat(dataset.labels.astype(int), folds_of(units, repeats))
     parse = _parse_summary(units)
     if parse is not None:
         out["parse"] = parse
+    from clinpred.core.evaluation.relied_on import relied_on
+
+    out.update(relied_on(units, repeats))
     return out
 
 
-def _smooth(dataset: Any, units: dict[str, dict[str, Any]], cv: bool, clusters: Any, seed: int,
+def _smooth(dataset: Any, units: Outcomes, cv: bool, clusters: Any, seed: int,
             n_resamples: int = SMOOTH_RESAMPLES) -> dict[str, Any] | None:
     """The smooth calibration curve and ICI/E50/E90/Emax of the test predictions (all repeats'
     rows for CV, resampled by patient or group so the band is not too narrow)."""
@@ -163,12 +173,21 @@ def _smooth(dataset: Any, units: dict[str, dict[str, Any]], cv: bool, clusters: 
 
     pool = pooled(dataset, units)
     labels = dataset.labels.astype(int)
+    if pool["p"].size == 0 or np.ptp(pool["p"]) == 0:
+        return None  # constant scores (the majority model): no curve to smooth
+    # events of the rarer class among the patients (CV: each patient once, whatever the repeats)
+    y = labels[np.unique(pool["index"])] if cv else pool["label"]
+    fewest = int(min(y.sum(), y.size - y.sum()))
+    if fewest < MIN_SMOOTH_EVENTS:
+        return {"withheld": f"{fewest} patients of the rarer outcome class (< {MIN_SMOOTH_EVENTS}): a smooth "
+                            "calibration curve and its E-statistics would be noise", "events": fewest,
+                "min_events": MIN_SMOOTH_EVENTS}
     if cv:
         w = cluster_weights(labels, clusters, n_resamples, seed)[:, pool["index"]]
-    else:
-        from clinpred.core.evaluation.metrics import bootstrap_weights
+    else:  # unstratified: calibration depends on the event rate
+        from clinpred.core.evaluation.resampling import patient_weights
 
-        w = bootstrap_weights(pool["label"], n_resamples, seed)
+        w = patient_weights(pool["label"].size, n_resamples, seed)
     weights = np.vstack([np.ones(pool["label"].size), w])
     return smooth_calibration(pool["label"], pool["p"], weights)
 
@@ -189,33 +208,30 @@ def site_spread(per_split: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def validation_auroc(dataset: Any, units: dict[str, dict[str, Any]]) -> float:
+def validation_auroc(dataset: Any, units: Outcomes) -> float:
     """Mean over splits of the AUROC on each split's validation part (NaN if undefined)."""
     values = []
     for unit in units.values():
-        val = unit.get("val")
-        if not val:
+        idx, p = unit.val.index, unit.val.p
+        if not idx.size:
             return float("nan")
-        idx = np.asarray(val["index"], dtype=int)
-        p = np.asarray(val["p"], dtype=float)
         values.append(float(weighted_auroc(dataset.labels[idx].astype(float), p, np.ones((1, idx.size)))[0]))
     return float(np.mean(values)) if values else float("nan")
 
 
-def choose_reference(dataset: Any, results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str],
+def choose_reference(dataset: Any, results: Mapping[str, Outcomes], rows: Mapping[str, ModelRow],
                      metrics: dict[str, dict[str, Any]], rule: str) -> tuple[str | None, str]:
     """``(name, why)`` of the comparison reference; never looks at a test part.
 
-    ``rule`` is a baseline name (default ``lasso``) or ``best-on-validation``: the non-trivial
-    baseline with the highest mean validation AUROC.
+    ``rule`` is a baseline's name (default: LASSO's) or ``best-on-validation``: the reference
+    candidate (a non-trivial baseline, see :class:`ModelRow`) with the highest mean validation AUROC.
     """
-    done = [name for name, kind in kinds.items()
-            if kind == "baseline" and name in results and "metrics" in metrics.get(name, {})]
+    done = [name for name in rows if name in results and "metrics" in metrics.get(name, {})]
     if rule != BEST_ON_VALIDATION:
         if rule in done:
             return rule, f"configured reference {rule!r}"
         return None, f"reference baseline {rule!r} did not run or failed; no paired comparison"
-    candidates = [(validation_auroc(dataset, results[n]), n) for n in done if n != "majority"]
+    candidates = [(validation_auroc(dataset, results[n]), n) for n in done if rows[n].reference_candidate]
     candidates = [(v, n) for v, n in candidates if np.isfinite(v)]
     if not candidates:
         return None, "no baseline with a validation AUROC; no paired comparison"
@@ -223,8 +239,8 @@ def choose_reference(dataset: Any, results: dict[str, dict[str, dict[str, Any]]]
     return name, f"best validation AUROC ({value:.3f})"
 
 
-def paired_comparisons(dataset: Any, results: dict[str, dict[str, dict[str, Any]]], kinds: dict[str, str],
-                       metrics: dict[str, dict[str, Any]], *, reference: str = "lasso",
+def paired_comparisons(dataset: Any, results: Mapping[str, Outcomes], rows: Mapping[str, ModelRow],
+                       metrics: dict[str, dict[str, Any]], *, reference: str,
                        repeats: dict[str, int] | None = None, clusters: Any = None,
                        n_resamples: int = 1000, seed: int = 0) -> str | None:
     """Add ``delong_vs_best_baseline`` (the comparison with the reference baseline) to each
@@ -233,7 +249,7 @@ def paired_comparisons(dataset: Any, results: dict[str, dict[str, dict[str, Any]
     The reference is chosen by :func:`choose_reference` (``reference`` rule). Hold-out: DeLong's
     test on the same patients. Cross-validation (``repeats`` given): :func:`cv_delong`.
     """
-    best, why = choose_reference(dataset, results, kinds, metrics, reference)
+    best, why = choose_reference(dataset, results, rows, metrics, reference)
     if best is None:
         return None
     if repeats is not None:

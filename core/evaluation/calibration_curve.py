@@ -3,11 +3,13 @@
 The observed risk at each predicted risk is estimated by a logistic regression of the outcome
 on a restricted cubic spline of ``logit(p)`` (Harrell, Regression Modeling Strategies, 2015,
 sec. 2.4.5: 4 knots at the 5th, 35th, 65th and 95th percentiles; linear beyond the outer
-knots), the spline alternative to loess that Austin & Steyerberg (Stat Med 2019;38:4051-4065)
+knots; fewer knots when the scores take few values, see :func:`knots_for`), the spline alternative to loess that Austin & Steyerberg (Stat Med 2019;38:4051-4065)
 and Van Calster et al. (J Clin Epidemiol 2016) describe and R's ``pmcalibration`` implements.
 With ``q_i`` the smoothed observed risk of patient ``i``: ICI = mean |q_i - p_i|, E50 = median,
-E90 = 90th percentile, Emax = max. A bootstrap (case weights: stratified for patients, whole
-patients for repeated CV) gives percentile CIs and a pointwise 95% band for the curve.
+E90 = 90th percentile (both R's default type-7 quantile, as ``quantile()`` in Austin &
+Steyerberg's code), Emax = max. A bootstrap (case weights: patients, or whole patients and
+groups for repeated CV; never stratified, since calibration depends on the event rate) gives
+percentile CIs and a pointwise 95% band for the curve.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import numpy as np
 from clinpred.core.evaluation.calibration import logit_clipped
 
 KNOT_QUANTILES = (0.05, 0.35, 0.65, 0.95)
+FALLBACK_KNOT_QUANTILES = (0.10, 0.50, 0.90)
 GRID = 50
 METHOD = ("logistic regression on a restricted cubic spline of logit(p), 4 knots "
-          "(Austin & Steyerberg 2019); percentile bootstrap CIs and band")
+          "(Austin & Steyerberg 2019); E50 and E90 are type-7 quantiles (R's default); percentile CIs and band "
+          "from an unstratified patient (or group) bootstrap")
 
 
 def rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -41,9 +45,16 @@ def rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
 
 
 def knots_for(lp: np.ndarray) -> np.ndarray | None:
-    """The 4 knots, or None when ``logit(p)`` has too few distinct values for a spline."""
-    knots = np.unique(np.quantile(lp, KNOT_QUANTILES))
-    return knots if knots.size == len(KNOT_QUANTILES) else None
+    """The 4 knots; where ``logit(p)`` has too few distinct values for them, 3 knots at the 10th,
+    50th and 90th percentiles (Harrell's choice for 3), else the two extremes (no spline term: a
+    logistic recalibration line, which reproduces the event rate of each of two score values);
+    None when ``logit(p)`` is constant."""
+    for quantiles in (KNOT_QUANTILES, FALLBACK_KNOT_QUANTILES):
+        knots = np.unique(np.quantile(lp, quantiles))
+        if knots.size == len(quantiles):
+            return knots
+    knots = np.unique([lp.min(), lp.max()])
+    return knots if knots.size == 2 else None
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 100) -> np.ndarray | None:
@@ -82,6 +93,24 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 10
     return None
 
 
+def weighted_quantile7(values: np.ndarray, counts: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """R's default (type 7) quantiles of ``values`` each repeated ``counts`` times (bootstrap
+    multiplicities): the quantiles of the expanded sample, without expanding it."""
+    order = np.argsort(values, kind="mergesort")
+    v, c = values[order], counts[order]
+    ends = np.cumsum(c)  # expanded positions 0 .. ends[k] - 1 hold v[k]
+    total = float(ends[-1])
+    out = []
+    for q in qs:
+        h = (total - 1.0) * q
+        j = int(np.floor(h))
+        g = h - j
+        lo = float(v[np.searchsorted(ends, j, side="right")])
+        hi = float(v[np.searchsorted(ends, min(j + 1, total - 1), side="right")])
+        out.append(lo + g * (hi - lo))
+    return out
+
+
 def _one(y: np.ndarray, p: np.ndarray, lp: np.ndarray, w: np.ndarray, knots: np.ndarray,
          grid_lp: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(stats [ici, e50, e90, emax], observed risk on the grid) for case weights ``w``."""
@@ -96,10 +125,7 @@ def _one(y: np.ndarray, p: np.ndarray, lp: np.ndarray, w: np.ndarray, knots: np.
     q = expit(np.column_stack([np.ones(keep.sum()), rcs_basis(lp[keep], knots)]) @ beta)
     err = np.abs(q - p[keep])
     ww = w[keep]
-    order = np.argsort(err)
-    cum = np.cumsum(ww[order]) / ww.sum()
-    e50 = float(err[order][np.searchsorted(cum, 0.5)])
-    e90 = float(err[order][np.searchsorted(cum, 0.9)])
+    e50, e90 = weighted_quantile7(err, ww, (0.5, 0.9))
     stats = np.array([float(np.sum(ww * err) / ww.sum()), e50, e90, float(err.max())])
     curve = expit(np.column_stack([np.ones(grid_lp.size), rcs_basis(grid_lp, knots)]) @ beta)
     return stats, curve
@@ -110,7 +136,7 @@ def smooth_calibration(labels, p, weights: np.ndarray, *, alpha: float = 0.05) -
     "undefined_resamples"}``; the curve ``{"p", "observed", "lo", "hi"}`` on a grid between the
     1st and 99th percentiles of ``p``). ``weights`` is ``(1 + B, n)``: row 0 the point estimate's
     case weights, rows 1.. the bootstrap resamples. None when ``p`` is (nearly) constant."""
-    from clinpred.core.evaluation.metrics import percentile_interval
+    from clinpred.core.evaluation.intervals import percentile_interval
 
     y = np.asarray(labels, dtype=float)
     p = np.asarray(p, dtype=float)

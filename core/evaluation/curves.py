@@ -28,6 +28,31 @@ def roc_points(labels, p) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(([0.0], fp / n_neg)), np.concatenate(([0.0], tp / n_pos))
 
 
+def fold_mean_roc(labels, p, folds, grid: int = 1001) -> tuple[np.ndarray, np.ndarray]:
+    """The vertical average of the folds' ROC curves (Fawcett, Pattern Recogn Lett 2006): the mean
+    true-positive rate of the folds at each of ``grid`` false-positive rates from 0 to 1.
+
+    Its area is the mean of the fold AUROCs (the cross-validated AUROC) up to the grid's
+    resolution, so it is the curve that goes with a fold-mean AUROC; a ROC curve of the pooled
+    predictions of several fitted models is not. Folds with one class are left out; each fold's
+    curve is linear along ties and takes its highest true-positive rate at a vertical step.
+    """
+    y, q = check_inputs(labels, p)
+    keys = np.asarray(folds, dtype=object)
+    fpr_grid = np.linspace(0.0, 1.0, grid)
+    tprs = []
+    for key in dict.fromkeys(keys.tolist()):
+        mask = keys == key
+        if y[mask].min() == y[mask].max():
+            continue
+        fpr, tpr = roc_points(y[mask], q[mask])
+        # np.interp takes the last of repeated x values: the top of a vertical step
+        tprs.append(np.interp(fpr_grid, fpr, tpr))
+    if not tprs:
+        raise ValueError("ROC needs both classes in at least one fold")
+    return fpr_grid, np.mean(tprs, axis=0)
+
+
 def reliability_bins(labels, p, n_bins: int = 10) -> list[tuple[float, float, int]]:
     """(mean predicted, observed event rate, patients) per bin of equal size (quantile bins).
 

@@ -6,7 +6,10 @@ combined within a repeat as ``diff_r = mean_f diff_f``, ``var_r = sum_f var_f / 
 repeats, which reuse the same patients, the differences are averaged and so are the standard
 errors (an upper bound of the standard error of the average: never too small, unlike pooling
 the repeats as if they held different patients). A cluster-bootstrap interval of the same
-difference is reported alongside.
+difference is reported alongside, widened about the difference to the DeLong standard error
+where its spread is smaller: DeLong's per-fold variance uses the unbiased (n - 1) variance of the
+placements, while the bootstrap of folds of ~60 patients shares the first-order variance's
+small-sample shortfall (measured: 7% narrower for LASSO vs a 3-feature model).
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from clinpred.core.errors import DataError
-from clinpred.core.evaluation.cv_estimate import Fold, cluster_weights
+from clinpred.core.evaluation.cv_estimate import Fold, widen_to
 from clinpred.core.evaluation.delong import delong_test
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
-from clinpred.core.evaluation.metrics import percentile_interval
+from clinpred.core.evaluation.intervals import percentile_interval
+from clinpred.core.evaluation.resampling import cluster_weights
 
 CV_DELONG_METHOD = "DeLong per fold, combined over folds, SE averaged over repeats"
+CV_DIFF_CI_METHOD = "cluster bootstrap of the difference (percentile; patients stratified by outcome, or whole groups)"
+WIDENED_DIFF_NOTE = "; widened about the estimate to the DeLong standard error (small folds)"
 
 
 def _paired(folds_a: Sequence[Fold], folds_b: Sequence[Fold]) -> list[tuple[Fold, Fold]]:
@@ -60,7 +66,7 @@ def cv_delong(labels, folds_a: Sequence[Fold], folds_b: Sequence[Fold], *, clust
     else:
         z = diff / se
         p_value = math.erfc(abs(z) / math.sqrt(2.0))
-    w = cluster_weights(y, clusters, n_resamples, seed)
+    w = cluster_weights(y, clusters, n_resamples, seed, stratified=True)  # a difference of AUROCs: class-conditional
     boot = np.zeros(n_resamples)
     rep_pairs: dict[int, list[tuple[Fold, Fold]]] = {}
     for a, b in pairs:
@@ -71,6 +77,7 @@ def cv_delong(labels, folds_a: Sequence[Fold], folds_b: Sequence[Fold], *, clust
         boot += np.mean(per_fold, axis=0)
     boot /= len(rep_pairs)
     lo, hi, undefined = percentile_interval(boot, alpha)
+    lo, hi, widened = widen_to(boot, diff, lo, hi, se)
     return {"auroc_difference": diff, "se": se, "z": z, "p_value": p_value, "method": CV_DELONG_METHOD,
-            "ci": [None if math.isnan(lo) else lo, None if math.isnan(hi) else hi],
-            "ci_method": "cluster bootstrap of the difference (percentile)", "undefined_resamples": undefined}
+            "ci": [None if math.isnan(lo) else max(-1.0, lo), None if math.isnan(hi) else min(1.0, hi)],
+            "ci_method": CV_DIFF_CI_METHOD + (WIDENED_DIFF_NOTE if widened else ""), "undefined_resamples": undefined}

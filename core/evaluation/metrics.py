@@ -1,10 +1,12 @@
-"""Evaluation metrics of a binary risk model, with stratified bootstrap confidence intervals.
+"""Evaluation metrics of a binary risk model, with bootstrap confidence intervals.
 
 Public API (the runner uses these names):
 
 - :func:`confusion_metrics` — rates from a confusion matrix;
 - :func:`binary_metrics` — every metric of one model at one threshold (point estimates);
-- :func:`bootstrap_ci` — stratified percentile bootstrap intervals of those metrics;
+- :func:`bootstrap_ci` — percentile bootstrap intervals of those metrics (stratified by outcome for
+  the class-conditional ones, a plain patient bootstrap for the others: see
+  :mod:`clinpred.core.evaluation.resampling`);
 - :func:`summarize` — the ``metrics.json`` block of one model (value + CI per metric, counts);
 - :func:`choose_threshold` / :func:`select_threshold` (from :mod:`clinpred.core.evaluation.thresholds`);
 - :func:`delong_test` (from :mod:`clinpred.core.evaluation.delong`).
@@ -16,17 +18,24 @@ threshold on their own validation data). Rates whose denominator is zero are 0.0
 specificity with no negative, F1 with neither, MCC with an empty margin. Quantities that are
 undefined are NaN, serialised as JSON ``null`` by :func:`summarize`: AUROC with one class,
 average precision with no positive, calibration intercept/slope with one class, and the
-calibration slope of constant predictions (the majority-class model).
+calibration slope of constant predictions (the majority-class model). A calibration slope under
+separation is infinite (``value_infinite``; see :mod:`clinpred.core.evaluation.calibration`).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from clinpred.core.evaluation.calibration import calibration_intercept, calibration_slope
+from clinpred.core.evaluation.intervals import (  # noqa: F401  (percentile_interval, MAX_UNDEFINED re-exported)
+    MAX_UNDEFINED,
+    boundary_interval,
+    interval_entry,
+    percentile_interval,
+)
+from clinpred.core.evaluation.resampling import CLASS_CONDITIONAL, patient_weights, stratified_weights
 from clinpred.core.evaluation.delong import DeLongResult, delong_test  # noqa: F401  (re-exported)
 from clinpred.core.errors import DataError
 from clinpred.core.evaluation.metric_kernels import (
@@ -56,10 +65,13 @@ INTERVAL_METRICS = (
 ) + CONFUSION_RATES
 #: resamples x patients evaluated at once by :func:`bootstrap_ci`
 _CHUNK_CELLS = 2_000_000
-#: share of undefined bootstrap resamples above which no CI is reported
-MAX_UNDEFINED = 0.05
-#: ``ci_method`` of the hold-out intervals
-HOLDOUT_CI_METHOD = "stratified bootstrap (percentile)"
+#: ``ci_method`` of the hold-out intervals: class-conditional statistics / all the others
+STRATIFIED_CI_METHOD = "stratified bootstrap (percentile)"  # positives and negatives resampled separately
+PATIENT_CI_METHOD = "patient bootstrap, unstratified (percentile)"
+#: the hold-out estimator's description (``metrics.json`` ``estimator.ci``)
+HOLDOUT_CI_METHOD = ("percentile bootstrap of the test patients: stratified by outcome for AUROC, sensitivity, "
+                     "specificity, balanced accuracy and balance gap; unstratified (the event rate varies) for "
+                     "the others")
 #: plain counts reported without a CI
 COUNT_METRICS = ("n", "events", "tp", "fp", "tn", "fn")
 
@@ -85,16 +97,24 @@ def _predictions(p: np.ndarray, threshold) -> np.ndarray:
     return p >= t
 
 
-def _all_metrics(y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
-    """Every metric of :data:`INTERVAL_METRICS` for each row of the weight matrix ``w``."""
+def _all_metrics(y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.ndarray,
+                 names: tuple[str, ...] = INTERVAL_METRICS) -> dict[str, np.ndarray]:
+    """The metrics ``names`` (default: all of :data:`INTERVAL_METRICS`) for each row of the weight
+    matrix ``w``."""
+    want = set(names)
     out = confusion_rates(*weighted_confusion(y, pred, w))
-    out["auroc"] = weighted_auroc(y, p, w)
-    out["auprc"] = weighted_average_precision(y, p, w)
-    out["brier"] = weighted_brier(y, p, w)
-    out["scaled_brier"] = scaled_brier(out["brier"], y, w)
-    out["calibration_intercept"] = calibration_intercept(y, p, w)
-    out["calibration_slope"] = calibration_slope(y, p, w)
-    return out
+    if "auroc" in want:
+        out["auroc"] = weighted_auroc(y, p, w)
+    if "auprc" in want:
+        out["auprc"] = weighted_average_precision(y, p, w)
+    if want & {"brier", "scaled_brier"}:
+        out["brier"] = weighted_brier(y, p, w)
+        out["scaled_brier"] = scaled_brier(out["brier"], y, w)
+    if "calibration_intercept" in want:
+        out["calibration_intercept"] = calibration_intercept(y, p, w)
+    if "calibration_slope" in want:
+        out["calibration_slope"] = calibration_slope(y, p, w)
+    return {name: out[name] for name in names}
 
 
 def scaled_brier(brier: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -124,17 +144,18 @@ def binary_metrics(labels, p, threshold) -> dict[str, float]:
 
 
 def bootstrap_weights(labels, n_resamples: int, seed: int) -> np.ndarray:
-    """Multiplicities ``(n_resamples, n)`` of a stratified bootstrap: each resample draws, with
-    replacement, as many positives from the positives and negatives from the negatives as the
-    data hold (a seeded ``numpy.random.Generator``; the same seed gives the same resamples)."""
-    y = np.asarray(labels).astype(bool)
-    rng = np.random.default_rng(seed)
-    w = np.zeros((n_resamples, y.size))
-    for mask in (y, ~y):  # positives first, then negatives: part of the seed contract
-        idx = np.flatnonzero(mask)
-        if idx.size:
-            w[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_resamples)
-    return w
+    """Multiplicities ``(n_resamples, n)`` of the bootstrap stratified by outcome
+    (:func:`clinpred.core.evaluation.resampling.stratified_weights`)."""
+    return stratified_weights(labels, n_resamples, seed)
+
+
+#: the metrics bootstrapped without stratification (they depend on the event rate)
+MARGINAL_METRICS = tuple(name for name in INTERVAL_METRICS if name not in CLASS_CONDITIONAL)
+
+
+def ci_method(name: str) -> str:
+    """The hold-out ``ci_method`` of metric ``name``."""
+    return STRATIFIED_CI_METHOD if name in CLASS_CONDITIONAL else PATIENT_CI_METHOD
 
 
 def bootstrap_ci(
@@ -142,10 +163,11 @@ def bootstrap_ci(
 ) -> dict[str, tuple[float, float]]:
     """Percentile ``1 - alpha`` intervals ``{metric: (lo, hi)}`` for :data:`INTERVAL_METRICS`.
 
-    Stratified bootstrap (see :func:`bootstrap_weights`) with the threshold held fixed. All
-    resamples are evaluated at once (weights matrix; AUROC by one sort and cumulative sums;
-    calibration by batched Newton). Resamples where a metric is undefined (NaN) are left out of
-    its interval; ``(nan, nan)`` when more than 5% of them are (:func:`percentile_interval`).
+    The threshold is held fixed; the class-conditional metrics come from a bootstrap stratified by
+    outcome, the others from a plain patient bootstrap (see :func:`bootstrap_statistics`).
+    Resamples where a metric is undefined (NaN) are left out of its interval; ``(nan, nan)``
+    when more than 5% of them are (:func:`percentile_interval`); an infinite resample value
+    (a separated calibration slope) can make an end infinite.
     """
     if n_resamples < 1:
         raise DataError(f"n_resamples must be >= 1 (got {n_resamples})")
@@ -156,33 +178,27 @@ def bootstrap_ci(
 
 
 def bootstrap_statistics(labels, p, threshold, *, n_resamples: int, seed: int) -> dict[str, np.ndarray]:
-    """Every metric of :data:`INTERVAL_METRICS` on each stratified bootstrap resample ``(B,)``
-    (NaN where a metric is undefined on a resample)."""
+    """Every metric of :data:`INTERVAL_METRICS` on each bootstrap resample ``(B,)`` (NaN where a
+    metric is undefined on a resample): :data:`CLASS_CONDITIONAL` metrics on resamples stratified by
+    outcome (:func:`bootstrap_weights`), the others on plain patient resamples
+    (:func:`clinpred.core.evaluation.resampling.patient_weights`), both from ``seed``."""
     y, q = check_inputs(labels, p)
     pred = _predictions(q, threshold)
-    w = bootstrap_weights(y, n_resamples, seed)
     chunk = max(1, _CHUNK_CELLS // max(y.size, 1))  # bounds the memory of the batched kernels
-    parts = [_all_metrics(y, q, pred, w[i : i + chunk]) for i in range(0, n_resamples, chunk)]
-    return {name: np.concatenate([part[name] for part in parts]) for name in INTERVAL_METRICS}
+    out: dict[str, np.ndarray] = {}
+    for names, w in ((CLASS_CONDITIONAL, bootstrap_weights(y, n_resamples, seed)),
+                     (MARGINAL_METRICS, patient_weights(y.size, n_resamples, seed))):
+        parts = [_all_metrics(y, q, pred, w[i : i + chunk], names) for i in range(0, n_resamples, chunk)]
+        out.update({name: np.concatenate([part[name] for part in parts]) for name in names})
+    return {name: out[name] for name in INTERVAL_METRICS}
 
 
-def percentile_interval(values: np.ndarray, alpha: float = 0.05,
-                        max_undefined: float = MAX_UNDEFINED) -> tuple[float, float, int]:
-    """``(lo, hi, undefined)``: the percentile interval of the defined resample values and the
-    number of resamples where the statistic was undefined (NaN). No interval (NaN, NaN) when more
-    than ``max_undefined`` of the resamples are undefined: the defined ones are then a biased
-    subset (e.g. a slope CI resting on 13 of 1000 resamples)."""
-    v = np.asarray(values, dtype=float)
-    finite = np.isfinite(v)
-    undefined = int(v.size - finite.sum())
-    if finite.sum() == 0 or undefined > max_undefined * v.size:
-        return math.nan, math.nan, undefined
-    lo, hi = np.quantile(v[finite], [alpha / 2.0, 1.0 - alpha / 2.0])
-    return float(lo), float(hi), undefined
-
-
-def _json_number(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+def proportion_counts(tp: float, fp: float, tn: float, fn: float) -> dict[str, tuple[int, int]]:
+    """``(x, n)`` of each proportion metric from confusion-matrix cells (rounded to whole patients)."""
+    tp, fp, tn, fn = (int(round(v)) for v in (tp, fp, tn, fn))
+    n = tp + fp + tn + fn
+    return {"accuracy": (tp + tn, n), "precision": (tp, tp + fp), "recall": (tp, tp + fn),
+            "specificity": (tn, tn + fp), "predicted_positive_rate": (tp + fp, n)}
 
 
 def summarize(
@@ -191,18 +207,27 @@ def summarize(
     """The ``metrics`` block of ``metrics.json`` for one model.
 
     Shape: ``{"auroc": {"value": x, "ci": [lo, hi], "ci_method": ..., "undefined_resamples": k},
-    "accuracy": {...}, ...}`` for every name of
-    :data:`INTERVAL_METRICS`, plus ``"n", "events", "tp", "fp", "tn", "fn"`` as plain ints.
-    NaN becomes ``None`` (JSON null). For the metrics at 0.5, call again with ``threshold=0.5``
-    (same seed, hence the same resamples).
+    "accuracy": {...}, ...}`` for every name of :data:`INTERVAL_METRICS` (plus ``ci_unbounded`` /
+    ``value_infinite`` where an end or the estimate is infinite, and the calibration slope's
+    ``separated_resamples``), plus ``"n", "events", "tp", "fp", "tn", "fn"`` as plain ints. NaN
+    becomes ``None`` (JSON null). At a boundary (a proportion at 0 or 1, AUROC 1) the percentile
+    interval is replaced as :func:`clinpred.core.evaluation.intervals.boundary_interval` says. For
+    the metrics at 0.5, call again with ``threshold=0.5`` (same seed, hence the same resamples).
     """
     point = binary_metrics(labels, p, threshold)
     stats = bootstrap_statistics(labels, p, threshold, n_resamples=n_resamples, seed=seed)
+    props = proportion_counts(point["tp"], point["fp"], point["tn"], point["fn"])
+    pairs = min(point["events"], point["n"] - point["events"])
     out: dict[str, Any] = {}
     for name in INTERVAL_METRICS:
         lo, hi, undefined = percentile_interval(stats[name], alpha)
-        out[name] = {"value": _json_number(point[name]), "ci": [_json_number(lo), _json_number(hi)],
-                     "ci_method": HOLDOUT_CI_METHOD, "undefined_resamples": undefined}
+        method = ci_method(name)
+        edge = boundary_interval(name, point[name], lo, hi, proportion=props.get(name), auroc_pairs=pairs or None,
+                                 alpha=alpha)
+        if edge is not None:
+            lo, hi, method = edge
+        out[name] = interval_entry(point[name], lo, hi, method, undefined)
+    out["calibration_slope"]["separated_resamples"] = int(np.isinf(stats["calibration_slope"]).sum())
     for name in COUNT_METRICS:
         out[name] = point[name]
     return out

@@ -8,8 +8,15 @@ threshold reported is the midpoint between ``s_k`` and the next lower distinct v
 on a validation patient's score. The cut "everything negative" is not a candidate.
 
 Criteria: ``youden`` maximises sensitivity + specificity - 1; ``f1`` maximises F1; ``fixed``
-returns the given value and looks at no data. Ties (criteria equal within 1e-12) are broken by
-the threshold closest to 0.5, then the lower one.
+returns the given value and looks at no data.
+
+Ties. As a function of the threshold ``t``, the criterion is a step function; its maximum (within
+1e-12) is attained on one or more intervals of ``t`` — plateaus: adjacent cuts that tie form one
+plateau, from the next lower validation score (0 below the lowest) up to the highest cut's score.
+The threshold is the **midpoint of the plateau**; when separate plateaus tie, the one whose
+midpoint is closest to the validation prevalence (then the lower one). So a small validation
+part whose criterion ties across a wide range of scores gets a threshold in the middle of that
+range, not at one arbitrary end of it.
 
 Degenerate validation data (empty, or one class only) cannot rank thresholds: the choice falls
 back to ``fallback`` (0.5 by default; the runner may pass the training prevalence) and the
@@ -72,17 +79,27 @@ def select_threshold(
     tp = np.cumsum(ys)[ends].astype(float)  # positives with p >= s_k
     fp = (ends + 1) - tp
     s = ps[ends]  # distinct scores, descending
-    lower = np.concatenate((s[1:], [0.0]))
-    cand = (s + lower) / 2.0
     if method == "youden":
         crit = tp / n_pos + (n_neg - fp) / n_neg - 1.0
     else:
         crit = 2.0 * tp / (2.0 * tp + fp + (n_pos - tp))
     best = crit.max()
-    tied = np.flatnonzero(crit >= best - 1e-12)
-    # closest to 0.5, then the lower threshold
-    pick = min(tied, key=lambda k: (abs(cand[k] - 0.5), cand[k]))
-    return ThresholdChoice(float(cand[pick]), method, "", float(best))
+    value = plateau_midpoint(s, crit >= best - 1e-12, n_pos / (n_pos + n_neg))
+    return ThresholdChoice(value, method, "", float(best))
+
+
+def plateau_midpoint(scores: np.ndarray, best: np.ndarray, prevalence: float) -> float:
+    """The threshold at the midpoint of the plateau of maximal cuts (see the module docstring).
+
+    ``scores``: the distinct validation scores, descending (cut ``k``: positive iff ``p >= scores[k]``);
+    ``best``: which cuts attain the maximum. A run of adjacent maximal cuts ``i..j`` classifies
+    alike every threshold in ``(scores[j + 1], scores[i]]`` (``scores[j + 1]`` = 0 after the last).
+    """
+    lower = np.concatenate((scores[1:], [0.0]))
+    idx = np.flatnonzero(best)
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    mids = [(float(scores[run[0]]) + float(lower[run[-1]])) / 2.0 for run in runs]
+    return min(mids, key=lambda m: (abs(m - prevalence), m))
 
 
 def choose_threshold(

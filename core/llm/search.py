@@ -31,7 +31,7 @@ from attrs import define
 from clinpred.core.atomic import write_json
 from clinpred.core.errors import DataError, TrainingError, UserError
 from clinpred.core.events import Event, EventSink
-from clinpred.core.llm.search_space import ParamSpec, SearchConfig
+from clinpred.core.llm.search_space import INTEGER, ParamSpec, SearchConfig
 from clinpred.core.llm.search_trial import TrialContext, TrialSpec, describe_trial, run_trial
 
 INSTALL_HINT = "pip install 'clinpred[search]'"
@@ -82,7 +82,7 @@ def distributions(cfg: SearchConfig) -> dict[str, Any]:
     for p in cfg.params:
         if p.choices is not None:
             out[p.name] = CategoricalDistribution(list(p.choices))
-        elif p.name in ("lora_rank", "lora_layers", "num_iters"):
+        elif p.name in INTEGER:
             out[p.name] = IntDistribution(int(p.low), int(p.high), log=p.log)
         else:
             out[p.name] = FloatDistribution(float(p.low), float(p.high), log=p.log)
@@ -295,13 +295,13 @@ __all__ = ["ParamSpec", "SearchConfig", "SplitSearch", "TrialTask", "execute_tri
            "choose", "require_optuna"]
 
 
-def search_summary(units: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """metrics.json keys of a searched model: per split, the chosen values and the trial counts."""
-    per = {name: u["search"] for name, u in units.items() if isinstance(u, dict) and u.get("search")}
-    if not per:
+def search_summary(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """metrics.json keys of a searched model from its units' ``search`` records (split -> record):
+    per split, the chosen values and the trial counts."""
+    if not records:
         return {}
     out = {}
-    for split, s in per.items():
+    for split, s in records.items():
         states = [t["state"] for t in s.get("trials", [])]
         out[split] = {"chosen": s["chosen"], "best_trial": s["best_trial"], "best_value": s["best_value"],
                       "objective": s["objective"], "n_trials": s["n_trials"],

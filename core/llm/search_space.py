@@ -13,10 +13,11 @@ from typing import Any
 
 from attrs import define, field
 
-#: hyperparameters a search may vary (model_configs.toml keys)
-SEARCHABLE = ("learning_rate", "lora_rank", "lora_alpha", "lora_layers", "lora_dropout",
-              "num_iters", "epochs", "weight_decay", "warmup")
-INTEGER = ("lora_rank", "lora_layers", "num_iters")
+# the hyperparameters a search may vary (model_configs.toml keys) and the integer ones come from
+# the LoRA hyperparameters' declaration
+from clinpred.core import bounds as B
+from clinpred.core.llm.lora_params import INTEGER, SEARCHABLE
+
 #: searched on a log scale unless the range says otherwise
 LOG_BY_DEFAULT = ("learning_rate",)
 SAMPLERS = ("tpe", "random", "grid")
@@ -98,19 +99,17 @@ class SearchConfig:
             raise ValueError("a parameter is searched twice")
         if "num_iters" in names and "epochs" in names:
             raise ValueError("search num_iters or epochs, not both")
-        if not (isinstance(self.n_trials, int) and not isinstance(self.n_trials, bool) and self.n_trials >= 1):
-            raise ValueError(f"n_trials = {self.n_trials!r} is impossible; it must be at least 1")
+        for key, bound in (("n_trials", B.SEARCH_TRIALS), ("parallel_trials", B.PARALLEL_TRIALS),
+                           ("pruner_startup_trials", B.PRUNER_STARTUP_TRIALS)):
+            value = getattr(self, key)
+            if not (isinstance(value, int) and bound(value)):
+                raise ValueError(f"{key} = {value!r} is impossible; it must be a whole number {bound.meaning}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler = {self.sampler!r} is unknown; choose {', '.join(SAMPLERS)}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective = {self.objective!r} is unknown; choose {', '.join(OBJECTIVES)}")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner = {self.pruner!r} is unknown; choose {', '.join(PRUNERS)}")
-        if not (isinstance(self.pruner_startup_trials, int) and self.pruner_startup_trials >= 0):
-            raise ValueError("pruner_startup_trials must be an integer >= 0")
-        if not (isinstance(self.parallel_trials, int) and not isinstance(self.parallel_trials, bool)
-                and self.parallel_trials >= 1):
-            raise ValueError(f"parallel_trials = {self.parallel_trials!r} is impossible; it must be at least 1")
         if not (_number(self.inner_val_fraction) and 0 < self.inner_val_fraction < 0.5):
             raise ValueError(f"inner_val_fraction = {self.inner_val_fraction!r} is impossible; it must be in (0, 0.5)")
         if self.sampler == "grid":

@@ -80,21 +80,24 @@ def run_trial(spec: TrialSpec, ctx: TrialContext, work_dir: Path,
               report: Callable[[int, float], bool] | None = None) -> dict[str, Any]:
     """Train and judge one trial; ``report(step, value)`` gets each validation value and returns
     True to prune. Returns the trial record (``state`` complete, pruned or failed)."""
-    from clinpred.core.llm.llm_unit import fit_layers, train_config_from
+    from clinpred.core.llm.llm_unit import fit_layers
+    from clinpred.core.llm.lora_params import LoraParams
     from clinpred.core.llm.training import TrainItem, train_lora
+    from clinpred.core.params import build_params
 
     start = time.perf_counter()
     loaded = ctx.load()
     book = ctx.book(loaded.tokenizer)
     labels = ctx.labels
-    hyper = fit_layers(spec.hyperparameters, frozenset(spec.params), len(loaded.model.layers), ctx.emit, ctx.unit)
+    params = build_params(LoraParams, spec.hyperparameters, f"search trial {spec.number}")
+    params = fit_layers(params, frozenset(spec.params), len(loaded.model.layers), ctx.emit, ctx.unit)
     weights = spec.weights
 
     def items(indices: tuple[int, ...], w: tuple[float, ...] | None) -> list[Any]:
         return [TrainItem(book.example(i, bool(labels[i])), int(labels[i]), w[k] if w is not None else 1.0)
                 for k, i in enumerate(indices)]
 
-    cfg = train_config_from(hyper, seed=spec.seed)
+    cfg = params.train_config(seed=spec.seed)
     if spec.objective == "val_loss":
         import attrs
 

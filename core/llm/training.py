@@ -167,6 +167,7 @@ def train_lora(
     if resume and ckpt.is_file():
         state = _load_checkpoint(ckpt, model, optimizer, fingerprint, tree_unflatten)
     resumed_from = state["step"]
+    saved_step: list[int | None] = [resumed_from or None]  # the step the checkpoint on disk holds
     started = time.perf_counter()  # building the trunk cache counts as training time
     trunk, trunk_note = trunk_cache.prepare(
         model, train, val, lora_layers=cfg.lora_layers, enabled=cfg.frozen_trunk_cache,
@@ -193,6 +194,7 @@ def train_lora(
         from mlx.utils import tree_flatten
         arrays.update({f"optimizer/{k}": v for k, v in tree_flatten(optimizer.state)})
         mlx_compat.atomic_save_safetensors(ckpt, arrays, {"state": json.dumps(state)})
+        saved_step[0] = state["step"]
 
     step_times: list[float] = []
     in_step = False
@@ -243,7 +245,7 @@ def train_lora(
                         tokens_per_second=n_tokens / max(elapsed, 1e-9),
                         peak_memory_gb=mx.get_peak_memory() / 1e9,
                         eta_seconds=float(np.mean(step_times[-20:])) * (total - step),
-                        epoch=step * cfg.grad_accum / per_epoch, **event))
+                        epoch=step * cfg.grad_accum / per_epoch, checkpoint_step=saved_step[0], **event))
     except KeyboardInterrupt:
         if not in_step and state["step"] > resumed_from:
             save_checkpoint()  # interrupted between steps (e.g. in on_progress): the state is consistent

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from attrs import asdict, define, field
 
-from clinpred.core.errors import ConfigError
+from clinpred.core import bounds as B
+from clinpred.core.llm.lora_params import OBJECTIVES, SELECT_METRICS  # declared once, with the LoRA params
 from clinpred.core.llm.rendering import TokenizedExample
 
 CLASS_WEIGHTS = ("none", "balanced")
-#: model_configs.toml hyperparameter -> TrainConfig field
-_HYPER_KEYS = {
-    "lora_rank": "rank", "lora_alpha": "alpha", "lora_dropout": "dropout", "lora_layers": "lora_layers",
-    "learning_rate": "learning_rate", "num_iters": "iters", "epochs": "epochs", "batch_size": "batch_size",
-    "grad_accum": "grad_accum", "warmup": "warmup", "weight_decay": "weight_decay",
-    "grad_checkpoint": "grad_checkpoint", "dora": "dora", "eval_every": "eval_every",
-    "early_stopping_patience": "early_stopping_patience", "max_seq_len": "max_seq_len",
-    "frozen_trunk_cache": "frozen_trunk_cache",
-    "objective": "objective", "end_of_turn_weight": "end_of_turn_weight",
-    "unlikelihood_weight": "unlikelihood_weight", "select_metric": "select_metric",
-    "label_mass_weight": "label_mass_weight",
-}
 #: fields that change speed, not results: left out of the resume fingerprint
 SPEED_ONLY = ("frozen_trunk_cache", "trunk_cache_mb")
-#: how the kept adapter is chosen: best validation AUROC, answer-token loss or label log-loss, or the last
-SELECT_METRICS = ("auroc", "loss", "log_loss", "last")
-#: the training objectives (see :mod:`clinpred.core.llm.objectives`)
-OBJECTIVES = ("answer-token", "label")
 
 
 class TrainItem(NamedTuple):
@@ -41,46 +26,22 @@ class TrainItem(NamedTuple):
     weight: float = 1.0
 
 
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise ValueError(message)
-
-
-def _int_at_least(lo: int, hint: str):
+def _bounded(bound: B.Bound, hint: str = "", optional: bool = False, integer: bool = False):
+    """A validator applying ``bound`` (the same bound as the model_configs.toml key, core/bounds.py)."""
     def check(instance: Any, attribute: Any, value: Any) -> None:
-        _check(isinstance(value, int) and not isinstance(value, bool) and value >= lo,
-               f"training: {attribute.name} must be an integer >= {lo} (got {value!r}); {hint}")
-    return check
-
-
-def _opt_int_at_least(lo: int, hint: str):
-    inner = _int_at_least(lo, hint)
-
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        if value is not None:
-            inner(instance, attribute, value)
-    return check
-
-
-def _positive(hint: str):
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool)
-               and math.isfinite(value) and value > 0,
-               f"training: {attribute.name} must be a number > 0 (got {value!r}); {hint}")
-    return check
-
-
-def _non_negative(hint: str):
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool)
-               and math.isfinite(value) and value >= 0,
-               f"training: {attribute.name} must be a number >= 0 (got {value!r}); {hint}")
+        if optional and value is None:
+            return
+        if integer and not isinstance(value, int) or not bound(value):
+            what = "an integer" if integer else "a number"
+            raise ValueError(f"training: {attribute.name} must be {what} {bound.meaning} (got {value!r})"
+                             + (f"; {hint}" if hint else ""))
     return check
 
 
 def _one_of(choices: tuple[str, ...]):
     def check(instance: Any, attribute: Any, value: Any) -> None:
-        _check(value in choices, f"training: {attribute.name} must be one of {list(choices)} (got {value!r})")
+        if value not in choices:
+            raise ValueError(f"training: {attribute.name} must be one of {list(choices)} (got {value!r})")
     return check
 
 
@@ -110,71 +71,45 @@ class TrainConfig:
     (:mod:`clinpred.core.llm.trunk_cache`), within ``trunk_cache_mb`` of memory.
     """
 
-    rank: int = field(default=8, validator=_int_at_least(1, "typical values are 8 or 16"))
-    alpha: float = field(default=16.0, validator=_positive("alpha / rank is the LoRA scale; try alpha = 2 * rank"))
-    dropout: float = field(default=0.0)
-    lora_layers: int = field(default=8, validator=_int_at_least(1, "the number of last blocks that get adapters"))
+    rank: int = field(default=8, validator=_bounded(B.LORA_RANK, "typical values are 8 or 16", integer=True))
+    alpha: float = field(default=16.0, validator=_bounded(B.LORA_ALPHA, "alpha / rank is the LoRA scale; try alpha = 2 * rank"))
+    dropout: float = field(default=0.0, validator=_bounded(B.DROPOUT, "0.0 or 0.05 are usual"))
+    lora_layers: int = field(default=8, validator=_bounded(B.LORA_LAYERS, "the number of last blocks that get adapters", integer=True))
     dora: bool = False
     keys: tuple[str, ...] | None = field(default=None, converter=lambda v: None if v is None else tuple(v))
-    learning_rate: float = field(default=1e-4, validator=_positive("typical LoRA values are 1e-5 to 5e-4"))
+    learning_rate: float = field(default=1e-4, validator=_bounded(B.LEARNING_RATE, "typical LoRA values are 1e-5 to 5e-4"))
     min_lr_ratio: float = field(default=0.0)
-    warmup: float = field(default=0, validator=_non_negative("steps (>= 1) or a fraction of the steps (< 1); 0 for none"))
-    weight_decay: float = field(default=0.0)
+    warmup: float = field(default=0, validator=_bounded(B.WARMUP, "steps (>= 1) or a fraction of the steps (< 1); 0 for none"))
+    weight_decay: float = field(default=0.0, validator=_bounded(B.WEIGHT_DECAY))
     max_grad_norm: float | None = None
-    iters: int | None = field(default=None, validator=_opt_int_at_least(1, "or give epochs instead"))
-    epochs: float | None = None
-    batch_size: int = field(default=4, validator=_int_at_least(1, "lower it if memory runs out"))
-    grad_accum: int = field(default=1, validator=_int_at_least(1, "1 means no gradient accumulation"))
+    iters: int | None = field(default=None, validator=_bounded(B.NUM_ITERS, "or give epochs instead", optional=True, integer=True))
+    epochs: float | None = field(default=None, validator=_bounded(B.EPOCHS, optional=True))
+    batch_size: int = field(default=4, validator=_bounded(B.BATCH_SIZE, "lower it if memory runs out", integer=True))
+    grad_accum: int = field(default=1, validator=_bounded(B.GRAD_ACCUM, "1 means no gradient accumulation", integer=True))
     grad_checkpoint: bool = False
-    seed: int = field(default=0, validator=_int_at_least(0, "any non-negative integer"))
-    eval_every: int | None = field(default=None, validator=_opt_int_at_least(1, "or leave it unset for once per epoch"))
+    seed: int = field(default=0, validator=_bounded(B.SEED, integer=True))
+    eval_every: int | None = field(default=None, validator=_bounded(B.EVAL_EVERY, "or leave it unset for once per epoch", optional=True, integer=True))
     early_stopping_patience: int | None = field(
-        default=None, validator=_opt_int_at_least(0, "evaluations without improvement; 0 or unset is off"))
+        default=None, validator=_bounded(B.PATIENCE, "evaluations without improvement; 0 or unset is off", optional=True, integer=True))
     select_metric: str = field(default="auroc", validator=_one_of(SELECT_METRICS))
     objective: str = field(default="answer-token", validator=_one_of(OBJECTIVES))
-    end_of_turn_weight: float = field(default=1.0, validator=_non_negative("1 trains the end of turn like the answer; 0 leaves it out"))
-    unlikelihood_weight: float = field(default=0.0, validator=_non_negative("0 is off; TabLLM uses 1"))
-    label_mass_weight: float = field(default=0.5, validator=_non_negative("0.5 is TabLLM's balance; 0 may stop generation answering"))
+    end_of_turn_weight: float = field(default=1.0, validator=_bounded(B.LOSS_WEIGHT, "1 trains the end of turn like the answer; 0 leaves it out"))
+    unlikelihood_weight: float = field(default=0.0, validator=_bounded(B.LOSS_WEIGHT, "0 is off; TabLLM uses 1"))
+    label_mass_weight: float = field(default=0.5, validator=_bounded(B.LOSS_WEIGHT, "0.5 is TabLLM's balance; 0 may stop generation answering"))
     class_weight: str = field(default="none", validator=_one_of(CLASS_WEIGHTS))
-    save_every: int = field(default=10, validator=_int_at_least(1, "steps between resumable checkpoints"))
-    eval_batch_size: int = field(default=8, validator=_int_at_least(1, "examples per validation forward pass"))
-    max_seq_len: int | None = field(default=None, validator=_opt_int_at_least(2, "or leave it unset"))
+    save_every: int = field(default=10, validator=_bounded(B.Bound(1), "steps between resumable checkpoints", integer=True))
+    eval_batch_size: int = field(default=8, validator=_bounded(B.BATCH_SIZE, "examples per validation forward pass", integer=True))
+    max_seq_len: int | None = field(default=None, validator=_bounded(B.MAX_SEQ_LEN, "or leave it unset", optional=True, integer=True))
     frozen_trunk_cache: bool = True
-    trunk_cache_mb: float = field(default=2048.0, validator=_positive("memory for the cached trunk states"))
+    trunk_cache_mb: float = field(default=2048.0, validator=_bounded(B.Bound(0, low_open=True), "memory for the cached trunk states"))
 
     def __attrs_post_init__(self) -> None:
-        _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1,
-               f"training: dropout must be in [0, 1) (got {self.dropout!r}); 0.0 or 0.05 are usual")
-        _check(0 <= self.min_lr_ratio <= 1,
-               f"training: min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio!r})")
-        _check(self.weight_decay >= 0, f"training: weight_decay must be >= 0 (got {self.weight_decay!r})")
-        _check(self.max_grad_norm is None or self.max_grad_norm > 0,
-               f"training: max_grad_norm must be > 0 or unset (got {self.max_grad_norm!r})")
-        _check(self.iters is None or self.epochs is None,
-               "training: give iters or epochs, not both")
-        _check(self.epochs is None or (isinstance(self.epochs, (int, float)) and self.epochs > 0),
-               f"training: epochs must be > 0 (got {self.epochs!r})")
-
-    @classmethod
-    def from_hyperparameters(cls, hyper: Mapping[str, Any], *, seed: int = 0, **overrides: Any) -> "TrainConfig":
-        """From model_configs.toml keys (``lora_rank``, ``lora_alpha``, ``lora_dropout``,
-        ``lora_layers``, ``learning_rate``, ``num_iters``, ``epochs``, ``batch_size``,
-        ``grad_accum``, ``warmup``, ``weight_decay``, ``grad_checkpoint``, ``dora``,
-        ``eval_every``, ``early_stopping_patience``, ``max_seq_len``, ``frozen_trunk_cache``,
-        ``objective``, ``end_of_turn_weight``, ``unlikelihood_weight``, ``label_mass_weight``,
-        ``select_metric``);
-        other keys (precision, score_batch_size, prefix_cache, ...) are not training settings
-        and are ignored. When both
-        ``num_iters`` and ``epochs`` are present, ``num_iters`` wins. A bad value is a
-        :class:`ConfigError`."""
-        kwargs: dict[str, Any] = {new: hyper[old] for old, new in _HYPER_KEYS.items() if old in hyper}
-        if "iters" in kwargs:
-            kwargs.pop("epochs", None)
-        kwargs.update(overrides)
-        try:
-            return cls(seed=seed, **kwargs)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(str(exc)) from None
+        if not (0 <= self.min_lr_ratio <= 1):
+            raise ValueError(f"training: min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio!r})")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"training: max_grad_norm must be > 0 or unset (got {self.max_grad_norm!r})")
+        if self.iters is not None and self.epochs is not None:
+            raise ValueError("training: give iters or epochs, not both")
 
     def warmup_steps(self, total: int) -> int:
         """Warmup length in steps for a run of ``total`` steps."""
@@ -216,6 +151,8 @@ class ProgressEvent:
     val_loss: float | None = None
     val_auroc: float | None = None
     is_best: bool = False
+    #: the step the resumable checkpoint on disk holds (what a resumed or retried unit continues from)
+    checkpoint_step: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

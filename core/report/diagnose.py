@@ -19,13 +19,14 @@ from typing import Any, Callable
 import numpy as np
 
 from clinpred.core.errors import UserError
+# COLLAPSE_SHARE: the share of one predicted class at or above which a model is flagged as collapsed,
+# the same rule as the run's ``collapsed-answers`` warning
+from clinpred.core.evaluation.cautions import COLLAPSE_SHARE, majority_share  # noqa: F401  (re-exported)
 from clinpred.core.report.outputs_io import ModelOutputs, OutputsSource
 from clinpred.core.values import ParsedOutput, ParseStatus, TaskSpec
 
 Parser = Callable[[str, str, TaskSpec], ParsedOutput]
 
-#: share of one predicted class at or above which the model is flagged as collapsed
-COLLAPSE_SHARE = 0.95
 #: P(yes) interquartile range below which the score is flagged as collapsed
 COLLAPSED_IQR = 0.01
 #: characters of a raw output shown in an example
@@ -51,7 +52,7 @@ def class_balance(predicted: list[int | None], prevalence: float | None) -> dict
     if not values:
         return None
     positive = sum(values) / len(values)
-    share = max(positive, 1.0 - positive)
+    share = majority_share(values)
     return {"n": len(values), "positive_rate": positive, "prevalence": prevalence,
             "majority_share": share, "collapsed": share >= COLLAPSE_SHARE}
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from attrs import define, field
 
 from clinpred.core.errors import DataError
-from clinpred.core.run.rundir import read_json_file
+from clinpred.core.run.rundir import read_metrics, read_run_info
 from clinpred.core.values import TaskSpec
 
 #: text columns tried in order when ``--text-column`` is not given
@@ -43,6 +43,7 @@ class ModelOutputs:
     status: list[str | None] | None = None
     parsed: list[int | None] | None = None
     prompts: list[str | None] | None = None
+    folds: list[str | None] | None = None  # the split of each row (a run's predictions), else None
 
     @property
     def n(self) -> int:
@@ -76,11 +77,17 @@ def task_from_run(run_info: dict[str, Any] | None) -> TaskSpec | None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSON-lines file (a ``.json`` file may also hold one list of objects)."""
+    from clinpred.core.files import read_regular_bytes
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: cannot read the file as UTF-8 text ({type(exc).__name__})") from None
+    except ValueError as exc:  # a FIFO or device
+        raise DataError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise DataError(f"{path}: cannot read the file as UTF-8 text ({type(exc).__name__})") from None
     stripped = text.lstrip()
     if path.suffix.lower() == ".json" and stripped.startswith("["):
@@ -173,10 +180,13 @@ def outputs_from_rows(name: str, rows: Sequence[dict[str, Any]], where: str, *, 
     out.status = [] if has_status else None
     out.parsed = [] if "parsed" in columns else None
     out.prompts = [] if "prompt" in columns else None
+    out.folds = [] if "fold" in columns else None
     have_label = label_column in columns
     for k, row in enumerate(rows):
         at = f"{where}, row {k + 1}"
         out.ids.append(_text(row.get("id")))
+        if out.folds is not None:
+            out.folds.append(_text(row.get("fold")))
         out.labels.append(_label(row.get(label_column), f"{at}, column {label_column!r}", task) if have_label else None)
         out.p_yes.append(_number(row.get("p_yes"), f"{at}, column 'p_yes'"))
         pred = row.get("predicted")
@@ -194,8 +204,8 @@ def outputs_from_rows(name: str, rows: Sequence[dict[str, Any]], where: str, *, 
 
 
 def _run_context(run_dir: Path) -> tuple[dict[str, Any], TaskSpec | None]:
-    metrics = read_json_file(run_dir / "metrics.json") or {}
-    return (metrics.get("models") or {}), task_from_run(read_json_file(run_dir / "run.json"))
+    metrics = read_metrics(run_dir) or {}
+    return (metrics.get("models") or {}), task_from_run(read_run_info(run_dir))
 
 
 def _is_run_dir(path: Path) -> bool:
@@ -217,11 +227,22 @@ def read_run_outputs(run_dir: Path) -> OutputsSource:
     for name, entry in entries.items():
         path = files.pop(safe(name), None)
         if path is not None:
-            models.append(outputs_from_rows(name, read_jsonl(path), str(path), task=task,
+            models.append(outputs_from_rows(name, _run_rows(path), str(path), task=task,
                                             kind=entry.get("kind"), family=entry.get("family")))
     for stem, path in files.items():
-        models.append(outputs_from_rows(stem, read_jsonl(path), str(path), task=task))
+        models.append(outputs_from_rows(stem, _run_rows(path), str(path), task=task))
     return OutputsSource(run_dir, "run", models, task, run_dir)
+
+
+def _run_rows(path: Path) -> list[dict[str, Any]]:
+    """A run's predictions file; a damaged one is a corrupt run file (exit 2) that ``--resume`` rewrites."""
+    from clinpred.core.errors import CorruptRunFileError
+    from clinpred.core.run.rundir import recovery
+
+    try:
+        return read_jsonl(path)
+    except DataError as exc:
+        raise CorruptRunFileError(f"{exc}; {recovery(path)}") from None
 
 
 def read_outputs(path: str | Path, *, text_column: str | None = None, label_column: str = "label") -> OutputsSource:

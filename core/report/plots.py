@@ -1,72 +1,52 @@
 """The report's figures as PNG bytes (matplotlib, Agg canvas; no pyplot state, no display).
 
 Each function takes plain data (one :class:`Curve` per model) and returns the PNG file's bytes.
+A model keeps one colour in every figure of a report and in every run (:func:`model_colors`: by
+its name, not by its rank). A model whose predicted risk is the same for everyone (the majority
+model) is drawn dashed on top, so it is not hidden under "treat all" / "treat none".
 matplotlib is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any, Sequence
 
 import numpy as np
-from attrs import define, field
 
 from clinpred.core.evaluation import curves
+from clinpred.core.report.plot_base import PALETTE, ROC_INSET_AUROC, Curve, _figure, _num, _png, model_colors
+from clinpred.core.report.tables import fixed
 
-_DPI = 100
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+__all__ = ["PALETTE", "ROC_INSET_AUROC", "Curve", "calibration_png", "confusion_png", "decision_curve_png",
+           "model_colors", "roc_png", "training_png"]
 
-
-@define
-class Curve:
-    """One model's pooled test predictions and the numbers shown with them."""
-
-    name: str
-    labels: np.ndarray = field(converter=lambda v: np.asarray(v, dtype=float))
-    p: np.ndarray = field(converter=lambda v: np.asarray(v, dtype=float))
-    auroc: float | None = None
-    slope: float | None = None
-    intercept: float | None = None
-    counts: tuple[int, int, int, int] | None = None  # tp, fp, tn, fn at the chosen threshold
-    threshold: float | None = None
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _num(x: float | None, fmt: str = ".2f") -> str:
-    return "n/a" if x is None or not math.isfinite(x) else format(x, fmt)
-
-
-def _color(k: int) -> str:
-    return _COLORS[k % len(_COLORS)]
+def _style(m: Curve) -> dict[str, Any]:
+    """Line style of a model: dashed, thick and on top for a constant-risk model."""
+    if m.constant:
+        return {"color": m.color, "linewidth": 2.4, "linestyle": (0, (5, 3)), "zorder": 6}
+    return {"color": m.color, "linewidth": 1.7, "zorder": 4}
 
 
 def roc_png(models: Sequence[Curve]) -> bytes:
-    """ROC curves of all models on one plot, AUROC in the legend."""
+    """ROC curves of all models on one plot, AUROC in the legend; a zoomed inset of the top-left
+    corner when any AUROC is above ``ROC_INSET_AUROC`` (there the curves are indistinguishable). A
+    model evaluated on several splits (cross-validation, sites) gets the vertical average of its
+    splits' curves, whose area is the fold-mean AUROC of the legend; a hold-out model the curve of
+    its test predictions."""
     fig = _figure(6.4, 5.6)
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="chance")
-    for k, m in enumerate(models):
+    drawn = []
+    for m in models:
         if m.labels.size == 0 or m.labels.min() == m.labels.max():
             continue
-        fpr, tpr = curves.roc_points(m.labels, m.p)
-        ax.plot(fpr, tpr, color=_color(k), linewidth=1.8, label=f"{m.name} (AUROC {_num(m.auroc, '.3f')})")
+        try:
+            fpr, tpr = curves.fold_mean_roc(m.labels, m.p, m.folds) if m.several_folds else curves.roc_points(m.labels, m.p)
+        except ValueError:  # no split holds both classes
+            continue
+        ax.plot(fpr, tpr, label=f"{m.name} (AUROC {_num(m.auroc, 3)})", **_style(m))
+        drawn.append((m, fpr, tpr))
     ax.set_xlabel("1 - specificity (false-positive rate)")
     ax.set_ylabel("sensitivity (true-positive rate)")
     ax.set_xlim(0, 1)
@@ -74,37 +54,25 @@ def roc_png(models: Sequence[Curve]) -> bytes:
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("ROC curves (pooled test predictions)")
-    return _png(fig)
-
-
-def calibration_png(models: Sequence[Curve], n_bins: int = 10) -> bytes:
-    """Reliability diagrams (quantile bins; marker area ~ patients), one panel per model."""
-    n = max(len(models), 1)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig = _figure(4.2 * cols, 4.0 * rows)
-    for k, m in enumerate(models):
-        ax = fig.add_subplot(rows, cols, k + 1)
-        ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1)
-        bins = curves.reliability_bins(m.labels, m.p, n_bins) if m.labels.size else []
-        if bins:
-            pred, obs, size = (np.asarray(v, dtype=float) for v in zip(*bins))
-            ax.plot(pred, obs, color=_color(k), linewidth=1.2)
-            ax.scatter(pred, obs, s=12 + 120 * size / size.max(), color=_color(k), alpha=0.8, zorder=3)
-        ax.set_xlim(-0.03, 1.03)
-        ax.set_ylim(-0.03, 1.03)
-        ax.set_aspect("equal")
-        ax.grid(alpha=0.3)
-        ax.set_title(f"{m.name}\nslope {_num(m.slope)}, intercept {_num(m.intercept)}", fontsize=9)
-        ax.set_xlabel("predicted P(yes)", fontsize=8)
-        ax.set_ylabel("observed event rate", fontsize=8)
-        ax.tick_params(labelsize=7)
+    several = any(m.several_folds for m in models)
+    ax.set_title("ROC curves (mean over the splits' curves)" if several else "ROC curves (test predictions)")
+    if any(m.auroc is not None and m.auroc > ROC_INSET_AUROC for m, _, _ in drawn):
+        inset = ax.inset_axes([0.36, 0.36, 0.42, 0.42])
+        for m, fpr, tpr in drawn:
+            inset.plot(fpr, tpr, **_style(m))
+        inset.set_xlim(0, 0.2)
+        inset.set_ylim(0.8, 1.005)
+        inset.grid(alpha=0.3)
+        inset.tick_params(labelsize=7)
+        inset.set_title("zoom: false-positive rate 0-0.2", fontsize=7)
+        ax.indicate_inset_zoom(inset, edgecolor="#777777")
     return _png(fig)
 
 
 def decision_curve_png(models: Sequence[Curve], max_threshold: float = 0.9) -> bytes:
-    """Net benefit against the threshold probability, with treat-all and treat-none."""
+    """Net benefit against the threshold probability, with treat-all and treat-none. A constant-risk
+    model (the majority model) equals "treat all" below its risk and "treat none" above: it is
+    drawn dashed on top of them and its legend entry says so."""
     t = np.round(np.arange(0.01, max_threshold + 1e-9, 0.01), 2)
     fig = _figure(7.0, 5.0)
     ax = fig.add_subplot(1, 1, 1)
@@ -112,17 +80,19 @@ def decision_curve_png(models: Sequence[Curve], max_threshold: float = 0.9) -> b
     lows = [0.0]
     if reference is not None:
         everyone = curves.treat_all(reference.labels, t)
-        ax.plot(t, everyone, color="#444444", linestyle="--", linewidth=1.2, label="treat all")
+        ax.plot(t, everyone, color="#444444", linestyle="-", linewidth=1.0, label="treat all", zorder=2)
         top = float(reference.labels.mean())
     else:
         top = 1.0
-    ax.axhline(0.0, color="#000000", linewidth=1.0, label="treat none")
-    for k, m in enumerate(models):
+    ax.axhline(0.0, color="#000000", linewidth=1.0, label="treat none", zorder=2)
+    for m in models:
         if m.labels.size == 0:
             continue
         nb = curves.net_benefit(m.labels, m.p, t)
         lows.append(float(nb.min()))
-        ax.plot(t, nb, color=_color(k), linewidth=1.6, label=m.name)
+        label = (f"{m.name} (constant risk {fixed(float(m.p[0]), 2)}: = treat all below it, treat none above)"
+                 if m.constant else m.name)
+        ax.plot(t, nb, label=label, marker="o" if m.constant else None, markevery=6, markersize=4, **_style(m))
     ax.set_ylim(max(min(lows), -0.1) - 0.01, max(top, 0.05) * 1.1)
     ax.set_xlim(0, max_threshold)
     ax.set_xlabel("threshold probability")
@@ -150,24 +120,39 @@ def confusion_png(models: Sequence[Curve]) -> bytes:
                     color="white" if value > grid.max() / 2 else "black")
         ax.set_xticks([0, 1], ["pred. no", "pred. yes"], fontsize=8)
         ax.set_yticks([0, 1], ["true no", "true yes"], fontsize=8)
-        thr = "" if m.threshold is None else f" (t = {m.threshold:.3f})"
-        ax.set_title(f"{m.name}{thr}", fontsize=9)
+        if m.threshold is None:
+            thr = ""
+        elif m.thresholds > 1:
+            thr = f"\n(each split's own threshold; mean {fixed(m.threshold, 3)})"
+        else:
+            thr = f" (t = {fixed(m.threshold, 3)})"
+        ax.set_title(f"{m.name}{thr}", fontsize=9, color=m.color)
     return _png(fig)
 
 
-def training_png(histories: Sequence[tuple[str, Sequence[float], Sequence[dict[str, Any]]]]) -> bytes:
-    """Training loss per step (and validation loss where evaluated), one line per LLM unit."""
+def training_png(histories: Sequence[tuple[str, Sequence[float], Sequence[dict[str, Any]]]],
+                 colors: dict[str, str] | None = None) -> bytes:
+    """Training loss per step (and validation loss where evaluated), one line per LLM unit
+    (``name/split``; ``colors`` by model name)."""
     fig = _figure(7.0, 4.2)
     ax = fig.add_subplot(1, 1, 1)
     for k, (name, losses, evaluations) in enumerate(histories):
-        ax.plot(np.arange(1, len(losses) + 1), losses, color=_color(k), linewidth=1.0, label=f"{name} train")
+        color = (colors or {}).get(name.split("/")[0], PALETTE[k % len(PALETTE)])
+        ax.plot(np.arange(1, len(losses) + 1), losses, color=color, linewidth=1.0, alpha=0.8, label=f"{name} train")
         points = [(e["step"], e["val_loss"]) for e in evaluations if e.get("val_loss") is not None]
         if points:
             steps, values = zip(*points)
-            ax.plot(steps, values, color=_color(k), marker="o", linestyle="--", linewidth=1.0, label=f"{name} val")
+            ax.plot(steps, values, color=color, marker="o", linestyle="--", linewidth=1.0, label=f"{name} val")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (answer tokens)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("LLM fine-tuning")
     return _png(fig)
+
+
+def calibration_png(models: Sequence[Curve], n_bins: int = 10) -> bytes:
+    """Calibration of each model (see :mod:`clinpred.core.report.plots_calibration`)."""
+    from clinpred.core.report.plots_calibration import calibration_panels
+
+    return calibration_panels(models, n_bins)

@@ -9,18 +9,19 @@ matrices at the chosen thresholds; LLM training curves; per-model output diagnos
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from attrs import define, field
 
 from clinpred.core.atomic import write_bytes, write_text
 from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
-from clinpred.core.run.rundir import read_json_file
+from clinpred.core.report.report_relied_on import relied_on_blocks
+from clinpred.core.report.table_one import cohort_blocks
+from clinpred.core.run.rundir import read_metrics, read_run_info
 from clinpred.core.report.report_stats import (
-    cohort_blocks,
     site_blocks,
     smooth_calibration_blocks,
     subgroup_blocks,
@@ -28,6 +29,9 @@ from clinpred.core.report.report_stats import (
 )
 from clinpred.core.report.report_items import protocol_text, reporting_items, threshold_text
 from clinpred.core.report.report_search import search_blocks
+from clinpred.core.report.model_table import caption, model_table, ordered_models, threshold_caption
+from clinpred.core.report.tables import display_parts, fixed
+from clinpred.core.evaluation.aggregate import MIN_SMOOTH_EVENTS
 from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
 FIGURE_DIR = "report_files"
@@ -40,60 +44,14 @@ class ReportFiles:
     figures: list[Path] = field(factory=list)
 
 
-def _num(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def ci(metric: dict[str, Any] | None, digits: int = 3) -> str:
-    """'0.712 [0.650, 0.770]', or '-' when undefined."""
-    if not metric or metric.get("value") is None:
-        return "-"
-    lo, hi = metric.get("ci") or (None, None)
-    if lo is None or hi is None:
-        return _num(metric["value"], digits)
-    return f"{metric['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def _p(p: float | None) -> str:
-    if p is None or not math.isfinite(p):
-        return "-"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _ordered(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    def key(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
-        value = ((item[1].get("metrics") or {}).get("auroc") or {}).get("value")
-        return (0 if item[1].get("status") == "done" else 1, -(value if value is not None else -1.0))
-
-    return sorted(metrics.get("models", {}).items(), key=key)
-
-
 def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
-    """Discrimination / calibration, and classification at the chosen threshold (with CIs)."""
-    done = [(n, m) for n, m in _ordered(metrics) if m.get("status") == "done"]
-    disc, clf = [], []
-    for name, m in done:
-        k = m["metrics"]
-        d = m.get("delong_vs_best_baseline") or {}
-        delong = f"{d['auroc_difference']:+.3f} (p {_p(d.get('p_value'))})" if d.get("auroc_difference") is not None else (
-            "reference" if name == metrics.get("best_baseline") else "-")
-        disc.append([name, m.get("kind", "-"), str(m.get("n")), str(m.get("events")), ci(k.get("auroc")),
-                     ci(k.get("auprc")), ci(k.get("brier")), ci(k.get("calibration_slope"), 2),
-                     ci(k.get("calibration_intercept"), 2), delong])
-        clf.append([name, _num(m.get("threshold")), ci(k.get("accuracy")), ci(k.get("recall")), ci(k.get("specificity")),
-                    ci(k.get("precision")), ci(k.get("f1")), ci(k.get("balanced_accuracy")), ci(k.get("mcc")),
-                    _num((k.get("balance_gap") or {}).get("value"))])
-    best = metrics.get("best_baseline")
-    blocks: list[Block] = [
-        Heading("Model comparison"),
-        Table(["model", "kind", "n", "events", "AUROC [95% CI]", "AUPRC", "Brier", "calibration slope",
-               "calibration intercept", f"ΔAUROC vs {best or 'best baseline'} (DeLong p)"], disc,
-              caption=_caption(metrics)),
-        Table(["model", "threshold", "accuracy", "sensitivity (recall)", "specificity", "precision", "F1",
-               "balanced accuracy", "MCC", "balance gap"], clf,
-              caption="At the threshold chosen on validation data (the mean over splits is shown; each split uses its own)."),
-    ]
-    failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in _ordered(metrics) if m.get("status") != "done"]
+    """Discrimination / calibration, and classification at the chosen threshold (with CIs): the two
+    display parts of :func:`model_table`, the same numbers ``clinpred report --format`` prints."""
+    parts = display_parts(model_table(metrics))
+    captions = (caption(metrics), threshold_caption(metrics))
+    blocks: list[Block] = [Heading("Model comparison"),
+                           *(Table(headers, rows, caption=text) for (_, headers, rows), text in zip(parts, captions))]
+    failed = [[n, m.get("kind", "-"), m.get("error", "")] for n, m in ordered_models(metrics) if m.get("status") != "done"]
     if failed:
         blocks.append(Table(["model", "kind", "error"], failed, caption="Models that did not complete."))
     ceiling = metrics.get("bayes_optimal_auroc")
@@ -103,66 +61,82 @@ def comparison_tables(metrics: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _caption(metrics: dict[str, Any]) -> str:
-    if metrics.get("protocol", "holdout") == "holdout":
-        return "Test predictions; 95% CIs from a stratified bootstrap; best AUROC first."
-    return ("Repeated cross-validation: each patient counted once per repeat, estimates averaged over repeats; "
-            "95% CIs from a patient-level cluster bootstrap; best AUROC first.")
-
-
 def _curves(metrics: dict[str, Any], outputs: dict[str, ModelOutputs]) -> list[Any]:
-    from clinpred.core.report.plots import Curve
+    from clinpred.core.report.plots import Curve, model_colors
 
+    colors = model_colors(list(metrics.get("models") or {}))
     out = []
-    for name, m in _ordered(metrics):
+    for name, m in ordered_models(metrics):
         model = outputs.get(name)
         if m.get("status") != "done" or model is None:
             continue
-        rows = [(y, p) for y, p in zip(model.labels, model.p_yes) if y is not None and p is not None]
+        folds = model.folds or [None] * model.n
+        rows = [(y, p, f) for y, p, f in zip(model.labels, model.p_yes, folds) if y is not None and p is not None]
         if not rows:
             continue
         k = m["metrics"]
-        labels, p = zip(*rows)
+        labels, p, fold = zip(*rows)
         counts = tuple(int(k[c]) for c in ("tp", "fp", "tn", "fn")) if all(c in k for c in ("tp", "fp", "tn", "fn")) else None
         out.append(Curve(name, labels, p, auroc=(k.get("auroc") or {}).get("value"),
                          slope=(k.get("calibration_slope") or {}).get("value"),
                          intercept=(k.get("calibration_intercept") or {}).get("value"),
-                         counts=counts, threshold=m.get("threshold")))
+                         counts=counts, threshold=m.get("threshold"), color=colors[name],
+                         smooth=m.get("smooth_calibration"), thresholds=len(m.get("thresholds") or {}) or 1,
+                         folds=None if model.folds is None else np.asarray(fold, dtype=object)))
     return out
 
 
+def _roc_caption(metrics: dict[str, Any]) -> str:
+    if metrics.get("protocol", "holdout") == "holdout":
+        return "ROC curves of the test predictions."
+    return ("ROC curves: for each model the vertical average of its splits' curves (mean sensitivity at each "
+            "false-positive rate; Fawcett 2006), whose area is the fold-mean AUROC shown in the legend and the table. "
+            "A curve of the pooled predictions would mix differently fitted models and have another area.")
+
+
 def figure_blocks(metrics: dict[str, Any], outputs: dict[str, ModelOutputs],
-                  units: dict[str, dict[str, dict[str, Any]]]) -> list[Block]:
+                  units: dict[str, dict[str, Any]]) -> list[Block]:
     from clinpred.core.report import plots
 
     curves = _curves(metrics, outputs)
     if not curves:
         return [Paragraph("No completed model with predictions: no figures.")]
+    roc_note = (" Inset: the top-left corner enlarged (an AUROC above 0.95 leaves the curves on the edge)."
+                if any(c.auroc is not None and c.auroc > plots.ROC_INSET_AUROC for c in curves) else "")
     blocks: list[Block] = [
         Heading("Discrimination"),
-        Figure("roc", plots.roc_png(curves), "ROC curves of the pooled test predictions."),
+        Figure("roc", plots.roc_png(curves), _roc_caption(metrics) + roc_note),
         Heading("Calibration"),
         Figure("calibration", plots.calibration_png(curves),
-               "Observed event rate against mean predicted P(yes) in quantile bins (marker size ~ patients); "
-               "dotted: perfect calibration. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
+               "Each panel: one model's pooled test predictions. Circles: observed event rate against mean predicted "
+               "P(yes) in quantile bins (area ~ patients); line and band: the smooth calibration curve of the same "
+               "predictions (logistic regression on a restricted cubic spline of logit P(yes), 4 knots; 95% bootstrap "
+               f"band), withheld below {MIN_SMOOTH_EVENTS} events of the rarer class; dotted: perfect calibration. "
+               "Below: the predicted risks (pooled over repeats under repeated CV), events above the axis and "
+               "non-events below. Slope < 1: predictions too extreme; intercept > 0: risks underestimated."),
         Heading("Clinical usefulness"),
         Figure("decision_curve", plots.decision_curve_png(curves),
                "Decision curves: net benefit of treating patients whose predicted risk is above the threshold "
-               "probability, against treating everybody or nobody."),
+               "probability, against treating everybody or nobody. A model that gives everyone the same risk (the "
+               "majority model) is dashed: it equals treat-all below its risk and treat-none above."),
         Heading("Confusion matrices"),
-        Figure("confusion", plots.confusion_png(curves), "Pooled test patients at each model's chosen threshold(s)."),
+        Figure("confusion", plots.confusion_png(curves),
+               "Pooled test patients, each classified at the threshold chosen on the validation part of their own split."),
     ]
-    histories = [(f"{name}/{split}", u["training"].get("train_losses") or [], u["training"].get("evaluations") or [])
+    histories = [(f"{name}/{split}", u.detail("training").get("train_losses") or [],
+                  u.detail("training").get("evaluations") or [])
                  for name, per in units.items() for split, u in per.items()
-                 if u and isinstance(u.get("training"), dict) and u["training"].get("train_losses")]
+                 if u is not None and u.detail("training").get("train_losses")]
     if histories:
-        blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories),
+        colors = plots.model_colors(list(metrics.get("models") or {}))
+        blocks += [Heading("Fine-tuning"), Figure("training", plots.training_png(histories, colors),
                                                    "Training loss per step; validation loss where evaluated.")]
     return blocks
 
 
-def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
-    """Per-model output diagnostics: predicted-positive rates, score spread, parse statuses, examples."""
+def diagnostics_blocks(diagnosis: dict[str, Any], *, examples_shown: bool = True) -> list[Block]:
+    """Per-model output diagnostics: predicted-positive rates, score spread, parse statuses, examples
+    (raw outputs, unless ``examples_shown`` is False)."""
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     rows, parse_rows, examples, text_rows = [], [], [], []
     for name, d in diagnosis["models"].items():
@@ -177,12 +151,12 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
             parse_rows.append([name, d.get("family") or "-", counts, pct(think and think["rate"]),
                                pct((d.get("predicted_from_text") or {}).get("positive_rate")),
                                pct((d.get("agreement") or {}).get("rate"))])
-            for status, texts in parse["examples"].items():
+            for status, texts in parse["examples"].items() if examples_shown else ():
                 examples += [[name, status, f'"{t}"'] for t in texts]
         for source, m in (d.get("metrics") or {}).items():
             if m and parse:
                 text_rows.append([name, "P(yes) ≥ threshold" if source == "probability" else "parsed text",
-                                  f"{m['n']} ({pct(m['coverage'])})", *(_num(m[k]) for k in
+                                  f"{m['n']} ({pct(m['coverage'])})", *(fixed(m[k], 3) for k in
                                   ("accuracy", "recall", "specificity", "f1", "balanced_accuracy", "mcc"))])
     blocks: list[Block] = [
         Heading("Output diagnostics"),
@@ -203,22 +177,32 @@ def diagnostics_blocks(diagnosis: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _units(run_dir: Path, run_info: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model's completed unit outcomes by split (None for a split it did not complete)."""
+    from clinpred.core.evaluation.outcome import UnitOutcome
     from clinpred.core.run.rundir import RunDirectory
 
     rd = RunDirectory(run_dir)
     splits = list((run_info.get("splits") or {}).keys())
-    return {name: {s: rd.read_unit(name, s) for s in splits} for name in metrics.get("models", {})}
+
+    def outcome(name: str, split: str) -> Any:
+        saved = rd.read_unit(name, split)
+        if not saved or saved.get("status") != "done":
+            return None
+        return UnitOutcome.from_json(saved, where=str(rd.unit_file(name, split)))
+    return {name: {s: outcome(name, s) for s in splits} for name in metrics.get("models", {})}
 
 
-def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[Block]]:
+def build_report(run_dir: str | Path, *, parse: Any = None, shareable: bool = False) -> tuple[str, list[Block]]:
     """The report's title and blocks. ``parse(family, text, task)`` is the registry's parser
-    (for think-tag counts in the diagnostics); stored parse statuses are used as they are."""
+    (for think-tag counts in the diagnostics); stored parse statuses are used as they are.
+    ``shareable`` leaves out what holds a patient's record or a model's raw output about one (the
+    example prompts and raw-output examples): the copy given to a tracker."""
     from clinpred.core.report.diagnose import diagnose
 
     run_dir = Path(run_dir)
-    metrics = read_json_file(run_dir / "metrics.json")
-    run_info = read_json_file(run_dir / "run.json") or {}
+    metrics = read_metrics(run_dir)
+    run_info = read_run_info(run_dir) or {}
     if metrics is None:
         raise DataError(f"{run_dir}: no metrics.json (the run has not finished); finish it with "
                         "`clinpred run ... --resume`, or see `clinpred status`")
@@ -231,12 +215,14 @@ def build_report(run_dir: str | Path, *, parse: Any = None) -> tuple[str, list[B
     summary = (f"{data.get('n', '?')} patients, {data.get('events', '?')} events; {protocol_text(ev)}; seed "
                f"{run_info.get('seed', '?')}; threshold {threshold_text(ev)}. Run directory: {run_dir}. "
                f"Status: {run_info.get('status', '?')}.")
-    prompts = {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
+    prompts = {} if shareable else {m.name: next((p for p in m.prompts if p), "") for m in source.models if m.prompts}
     blocks: list[Block] = [Paragraph(summary), *comparison_tables(metrics), *warning_blocks(metrics), *figure_blocks(metrics, outputs, units),
-                           *smooth_calibration_blocks(metrics), *subgroup_blocks(metrics), *site_blocks(metrics),
+                           *smooth_calibration_blocks(metrics), *relied_on_blocks(metrics, run_info),
+                           *subgroup_blocks(metrics), *site_blocks(metrics),
                            *cohort_blocks(metrics), *search_blocks(units),
-                           *diagnostics_blocks(diagnose(source, parse=parse)),
-                           *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v})]
+                           *diagnostics_blocks(diagnose(source, parse=parse), examples_shown=not shareable),
+                           *reporting_items(run_info, metrics, units, {k: v for k, v in prompts.items() if v},
+                                            shareable=shareable)]
     return title, blocks
 
 
@@ -251,6 +237,23 @@ def write_report(run_dir: str | Path, *, html: bool = True, parse: Any = None) -
     title, blocks = build_report(run_dir, parse=parse)
     with RunLock(run_dir, "clinpred report"), new_folder_removed_on_failure(run_dir / FIGURE_DIR):
         return _write_files(run_dir, title, blocks, html)
+
+
+def write_shareable_report(run_dir: str | Path, folder: str | Path, *, parse: Any = None) -> list[Path]:
+    """A copy of the report without example prompts or raw outputs (no patient record), written to
+    ``folder`` (not the run directory): what a tracker may log. Returns the files written."""
+    title, blocks = build_report(run_dir, parse=parse, shareable=True)
+    files = _write_files(Path(folder), title, blocks, html=True)
+    return [files.markdown, *([files.html] if files.html else []), *files.figures]
+
+
+def shareable_report_writer(parse: Any = None) -> Any:
+    """A ``(run_dir, folder) -> files`` function writing :func:`write_shareable_report`: what a run's
+    tracker logs as its report (the runner takes it as an argument: run does not import report)."""
+    def write(run_dir: str | Path, folder: str | Path) -> list[Path]:
+        return write_shareable_report(run_dir, folder, parse=parse)
+
+    return write
 
 
 def _write_files(run_dir: Path, title: str, blocks: list[Block], html: bool) -> ReportFiles:

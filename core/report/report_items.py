@@ -45,11 +45,11 @@ def threshold_text(ev: dict[str, Any]) -> str:
     return f"chosen on the validation part of each split by {what}; never on test data"
 
 
-def _model_rows(run_info: dict[str, Any], units: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+def _model_rows(run_info: dict[str, Any], units: dict[str, dict[str, Any]]) -> list[list[str]]:
     rows = []
     for m in run_info.get("models", []):
-        first = next(iter(units.get(m["name"], {}).values()), {}) or {}
-        loaded = first.get("model") or {}
+        first = next(iter(units.get(m["name"], {}).values()), None)
+        loaded = first.detail("model") if first is not None else {}
         rows.append([m["name"], m.get("family") or "-", m.get("model_id") or "-", m.get("catalog") or "-",
                      loaded.get("source", "-"), loaded.get("precision", "-"),
                      json.dumps(m.get("hyperparameters") or {}, sort_keys=True),
@@ -57,14 +57,14 @@ def _model_rows(run_info: dict[str, Any], units: dict[str, dict[str, dict[str, A
     return rows
 
 
-def _compute_rows(metrics: dict[str, Any], units: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+def _compute_rows(metrics: dict[str, Any], units: dict[str, dict[str, Any]]) -> list[list[str]]:
     rows = []
     for name, per_split in units.items():
-        done = [u for u in per_split.values() if u]
+        done = [u for u in per_split.values() if u is not None]
         if not done:
             continue
-        seconds = sum(float(u.get("seconds") or 0.0) for u in done)
-        training = [u["training"] for u in done if isinstance(u.get("training"), dict)]
+        seconds = sum(u.seconds for u in done)
+        training = [u.detail("training") for u in done if u.detail("training")]
         train_s = sum(float(t.get("seconds") or 0.0) for t in training)
         tokens = sum(int(t.get("trained_tokens") or 0) for t in training)
         steps = sum(int(t.get("steps_done") or 0) for t in training)
@@ -95,8 +95,9 @@ def example_prompts(prompts: dict[str, str]) -> list[Block]:
 
 
 def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
-                    units: dict[str, dict[str, dict[str, Any]]], prompts: dict[str, str]) -> list[Block]:
-    """The blocks of the report's "Reporting items" section."""
+                    units: dict[str, dict[str, dict[str, Any]]], prompts: dict[str, str],
+                    shareable: bool = False) -> list[Block]:
+    """The blocks of the report's "Reporting items" section (``shareable``: no example prompt)."""
     ev = run_info.get("evaluation") or {}
     data = run_info.get("dataset") or {}
     task = data.get("task") or {}
@@ -151,7 +152,11 @@ def reporting_items(run_info: dict[str, Any], metrics: dict[str, Any],
     blocks += [Heading("Compute", 3),
                Table(["model", "kind", "units", "wall time", "training time", "training steps", "trained tokens"],
                      _compute_rows(metrics, units))]
-    if prompts:
+    if shareable and llms:
+        blocks.append(Paragraph("Example prompts and raw outputs are left out of this copy of the report (it was "
+                                "written to be shared: no patient record); see report.md in the run directory.",
+                                note=True))
+    elif prompts:
         blocks += [Heading("Example prompts", 3),
                    Paragraph("A prompt holds one test patient's record: share this report only where the data may go.",
                              note=True),

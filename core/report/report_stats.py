@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinpred.core.report.report_render import Block, Figure, Heading, Paragraph, Table
+from clinpred.core.report.report_render import Block, Heading, Paragraph, Table
+from clinpred.core.report.tables import fixed
 
 #: van den Goorbergh et al., JAMIA 2022;29:1525-1534
 IMBALANCE_NOTE = ("oversampling and class weights shift the predicted risks upwards, so calibration "
@@ -25,10 +26,13 @@ def interval_text(metrics: dict[str, Any], ev: dict[str, Any]) -> str:
     est = _first_done(metrics).get("estimator") or {}
     resamples = ev.get("bootstrap", "?")
     if not est or est.get("point") == "metrics of the test part":
-        return (f"stratified percentile bootstrap, {resamples} resamples of the test predictions (threshold held "
-                "fixed); no CI where more than 5% of the resamples are undefined")
+        return (f"{est.get('ci') or 'percentile bootstrap'}, {resamples} resamples of the test predictions (threshold "
+                "held fixed); Clopper-Pearson intervals for proportions at 0 or 1 and an exact bound for an AUROC of "
+                "1; no CI where more than 5% of the resamples are undefined (one class, constant scores); resamples "
+                "with an infinite calibration slope (separation) count in the tail")
     return (f"{est.get('point')}; CIs: {est.get('ci')}, {resamples} resamples; AUROC also: "
-            f"{est.get('auroc_ci_influence_curve')}; no CI where more than 5% of the resamples are undefined")
+            f"{est.get('auroc_ci_influence_curve')}; exact intervals at 0 or 1; no CI where more than 5% of the "
+            "resamples are undefined; resamples with an infinite calibration slope count in the tail")
 
 
 def comparison_text(metrics: dict[str, Any]) -> str:
@@ -60,89 +64,39 @@ def warning_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _ci3(entry: dict[str, Any] | None) -> str:
-    if not entry or entry.get("value") is None:
-        return "n/a"
-    lo, hi = (entry.get("ci") or [None, None])[:2]
-    text = f"{entry['value']:.3f}"
-    return text + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
+    from clinpred.core.evaluation.intervals import format_interval
+
+    text = format_interval(entry, 3)
+    return "n/a" if text == "-" else text
 
 
 def smooth_calibration_blocks(metrics: dict[str, Any]) -> list[Block]:
-    """ICI / E50 / E90 / Emax and scaled Brier per model, and the smooth calibration curves."""
+    """ICI / E50 / E90 / Emax and scaled Brier per model (the curves are in the calibration figure);
+    withheld, with the reason, below the number of events a smooth curve needs."""
     done = [(n, m) for n, m in (metrics.get("models") or {}).items() if m.get("status") == "done"]
-    rows, curves = [], {}
+    rows, withheld = [], []
     for name, m in done:
         sc = m.get("smooth_calibration") or {}
         k = m.get("metrics") or {}
+        if sc.get("withheld"):
+            withheld.append((sc["withheld"], name))
+            rows.append([name, _ci3(k.get("scaled_brier")), *(["withheld"] * 4)])
+            continue
         rows.append([name, _ci3(k.get("scaled_brier")), *(_ci3(sc.get(x)) for x in ("ici", "e50", "e90", "emax"))])
-        if sc.get("curve"):
-            curves[name] = sc["curve"]
     if not rows:
         return []
     blocks: list[Block] = [
         Heading("Smooth calibration (TRIPOD+AI)", 3),
         Table(["model", "scaled Brier", "ICI", "E50", "E90", "Emax"], rows,
               caption="Absolute differences between predicted and spline-smoothed observed risk (Austin & Steyerberg, "
-                      "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile, Emax maximum; scaled Brier "
-                      "= 1 - Brier / Brier of predicting the event rate. 95% bootstrap CIs; n/a: the model's "
-                      "scores do not vary (the majority baseline)."),
+                      "Stat Med 2019): ICI their mean, E50 median, E90 90th percentile (type-7 quantiles, R's "
+                      "default), Emax maximum; scaled Brier = 1 - Brier / Brier of predicting the event rate. 95% "
+                      "bootstrap CIs; n/a: no smooth fit exists (scores that do not vary, as the majority baseline's, "
+                      "or that separate the classes). The curves are drawn in the calibration figure."),
     ]
-    if curves:
-        from clinpred.core.report.plots_calibration import smooth_calibration_png
-
-        blocks.append(Figure("smooth_calibration", smooth_calibration_png(curves),
-                             "Observed risk (logistic regression on a restricted cubic spline of logit P(yes), 4 knots) "
-                             "against predicted P(yes), with 95% bootstrap bands; dotted: perfect calibration."))
-    return blocks
-
-
-def _cell(summary: dict[str, Any], kind: str, level: str | None) -> str:
-    n = summary.get("n") or 0
-    if level is not None:
-        count = (summary.get("levels") or {}).get(level, 0)
-        return f"{count} ({count / n:.0%})" if n else "-"
-    if summary.get("mean") is None:
-        return "-"
-    sd = summary.get("sd")
-    return (f"{summary['mean']:.3g} ({sd:.3g})" if sd is not None else f"{summary['mean']:.3g}") + \
-        f"; {summary['median']:.3g} [{summary['q1']:.3g}, {summary['q3']:.3g}]"
-
-
-def cohort_blocks(metrics: dict[str, Any]) -> list[Block]:
-    """Table 1 (by outcome and by part), missing data per feature, the Riley sample-size statement."""
-    cohort = metrics.get("cohort") or {}
-    t1 = cohort.get("table1")
-    blocks: list[Block] = []
-    if t1:
-        cols = t1["columns"]
-        sizes = t1.get("sizes") or {}
-        header = ["feature", *(f"{c} (n={sizes.get(c, {}).get('n', '?')})" for c in cols)]
-        rows = []
-        for name, row in t1["rows"].items():
-            kind = row["kind"]
-            if kind == "numeric":
-                rows.append([f"{name}, mean (SD); median [IQR]", *(_cell(row[c], kind, None) for c in cols)])
-            else:
-                for level in (row["all"].get("levels") or {}):
-                    rows.append([f"{name} = {level}, n (%)", *(_cell(row[c], kind, level) for c in cols)])
-        blocks += [Heading("Table 1: the cohort", 3), Table(header, rows, caption="By outcome and, for a hold-out, by part.")]
-    missing = cohort.get("missing_data")
-    if missing:
-        blocks += [Heading("Missing data", 3),
-                   Table(["feature", "missing", "baselines", "LLM prompt"],
-                         [[m["feature"], f"{m['missing']} ({m['fraction']:.1%})", m["baselines"], m["llm_prompt"]]
-                          for m in missing])]
-    ss = cohort.get("sample_size")
-    if ss:
-        n1, n2, n3 = ss["criteria"]
-        verdict = ("meets" if ss.get("adequate") else "does not meet")
-        blocks += [Heading("Sample size", 3), Paragraph(
-            f"For {ss['parameters']} candidate predictor parameters and an outcome proportion of {ss['prevalence']:.3f}, "
-            f"the criteria of Riley et al. (BMJ 2020;368:m441) need n >= {n1} (expected shrinkage >= 0.9), "
-            f">= {n2} (optimism in Nagelkerke R-squared <= 0.05) and >= {n3} (overall risk within 0.05): at least "
-            f"{ss['minimum_n']} patients ({ss['minimum_events']} events, {ss['events_per_parameter']:.1f} per parameter), "
-            f"with an anticipated Cox-Snell R-squared of {ss['r2_cs']:.3f} ({ss['r2_cs_source']}). The smallest "
-            f"training part has {ss['smallest_training_n']} patients of a cohort of {ss['cohort_n']}, so it {verdict} them.")]
+    for reason in dict.fromkeys(r for r, _ in withheld):
+        names = ", ".join(n for r, n in withheld if r == reason)
+        blocks.append(Paragraph(f"Smooth curve and E-statistics withheld for {names}: {reason}.", note=True))
     return blocks
 
 
@@ -152,7 +106,8 @@ def subgroup_blocks(metrics: dict[str, Any]) -> list[Block]:
     for name, m in (metrics.get("models") or {}).items():
         for column, entry in (m.get("subgroups") or {}).items():
             for level, v in entry["levels"].items():
-                rows.append([name, f"{column} = {level}", str(v["n"]), str(v["events"]),
+                n, events = ("suppressed" if v.get(k) is None else str(v[k]) for k in ("n", "events"))
+                rows.append([name, f"{column} = {level}", n, events,
                              _ci3(v.get("auroc")), _ci3(v.get("calibration_intercept")), v.get("note", "")])
             spread = entry.get("auroc_spread")
             rows.append([name, f"{column}: AUROC spread (max - min)", "", "", "-" if spread is None else f"{spread:.3f}", "", ""])
@@ -187,4 +142,4 @@ def site_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _num3(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
+    return fixed(x, 3, empty="n/a")

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from attrs import define, field, validators
 
+from clinpred.core import bounds as B
 from clinpred.core.errors import ConfigError
 from clinpred.core.tomlfile import check_keys, expect_type
 
@@ -33,13 +34,26 @@ EXECUTORS = ("local", "process", "ray")
 
 
 def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
-    if value is not None and value < 1:
-        raise ConfigError(f"[execution] {attribute.name} = {value!r} is impossible; it must be at least 1")
+    if value is not None and not B.JOBS(value):
+        raise ConfigError(f"[execution] {attribute.name} = {value!r} is impossible; it must be {B.JOBS.meaning}")
 
 
 def _non_negative(instance: Any, attribute: Any, value: Any) -> None:
     if value is not None and (value < 0 or not math.isfinite(value)):
         raise ConfigError(f"[execution] {attribute.name} = {value!r} is impossible; it must be 0 or more")
+
+
+def _within(bound: B.Bound) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if not bound(value):
+            raise ConfigError(f"[execution] {attribute.name} = {value!r} is impossible; it must be {bound.meaning}")
+    return check
+
+
+def _address(instance: Any, attribute: Any, value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise ConfigError("the Ray address is empty (an unset shell variable in --address \"$VAR\"?); give auto "
+                          "or HOST:PORT, or leave --address out to start a local Ray instance")
 
 
 @define(frozen=True)
@@ -48,15 +62,15 @@ class ExecutionSettings:
 
     executor: str = field(default="local", validator=validators.in_(EXECUTORS))
     jobs: int | None = field(default=None, validator=_positive_or_none)
-    address: str | None = None
+    address: str | None = field(default=None, validator=_address)
     llm_gpus: float = field(default=0.0, validator=_non_negative)
     llm_cpus: float = field(default=1.0, validator=_non_negative)
     baseline_cpus: float = field(default=1.0, validator=_non_negative)
     memory_gb: float | None = field(default=None, validator=_non_negative)
     resources: dict[str, float] = field(factory=dict, hash=False)
-    max_retries: int = field(default=3, validator=_non_negative)
+    max_retries: int = field(default=3, validator=_within(B.MAX_RETRIES))
     max_concurrent: int | None = field(default=None, validator=_positive_or_none)
-    checkpoint_upload_seconds: float = field(default=10.0, validator=_non_negative)
+    checkpoint_upload_seconds: float = field(default=10.0, validator=_within(B.CHECKPOINT_UPLOAD_SECONDS))
 
 
 #: key -> accepted types

@@ -1,7 +1,8 @@
-"""Which models a run evaluates, with their family and resolved hyperparameters.
+"""Which models a run evaluates: one :class:`ModelPlan` per row of the comparison, baselines and
+LLM arms alike, each with its model adapter, family (LLM arms) and resolved hyperparameters.
 
-The engine never imports the registry: it receives any object with the :class:`Families`
-methods (the CLI passes the plugin registry).
+The engine never imports the registry: it receives any object with the :class:`Families` and
+model-lookup methods (the CLI and the Python API pass the plugin registry).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any, Protocol, Sequence
 
 from attrs import define, field
 
-from clinpred.core.run.config import ModelConfig, RunConfig, check_hyperparameters
 from clinpred.core.errors import ConfigError, FamilyUnavailableError, UnknownFamilyError
+from clinpred.core.params import build_params, check_params
+from clinpred.core.run.config import ModelConfig, RunConfig, default_method, method_adapter
 from clinpred.core.values import CatalogEntry, FamilySpec
 
 
@@ -26,20 +28,35 @@ class Families(Protocol):
 
     def catalog(self) -> list[tuple[FamilySpec, CatalogEntry]]: ...
 
+    def model_adapter(self, name: str) -> Any: ...
+
+    def model_adapters(self) -> list[Any]: ...
+
 
 @define(frozen=True)
 class ModelPlan:
-    """One model of a run. ``unavailable`` holds why it cannot run (its plugin failed)."""
+    """One model of a run (a row of the comparison).
+
+    ``adapter`` is the registered model adapter that runs it (a baseline's own name, or an LLM
+    arm's method), ``kind`` its table label, ``params`` its typed hyperparameters and
+    ``hyperparameters`` the values as resolved from the layers (family, catalog, config, command
+    line: what fingerprints and run.json record). LLM arms also have a base ``model_id``, a
+    ``family`` and, for catalog models, their ``catalog`` entry. ``unavailable`` holds why a model
+    cannot run (its family plugin failed).
+    """
 
     name: str
-    model_id: str
-    family: FamilySpec | None
-    family_name: str
-    catalog: CatalogEntry | None = None
+    adapter: str
+    kind: str
+    params: Any = None
     hyperparameters: dict[str, Any] = field(factory=dict, hash=False)
+    explicit: frozenset[str] = frozenset()  # keys the user set (config or command line)
+    uses_llm: bool = False
+    model_id: str | None = None
+    family: FamilySpec | None = None
+    family_name: str | None = None
+    catalog: CatalogEntry | None = None
     unavailable: str | None = None
-    #: hyperparameter keys the user set (config or command line), as opposed to family defaults
-    explicit: frozenset[str] = frozenset()
 
 
 def _safe_name(model_id: str) -> str:
@@ -51,7 +68,23 @@ def _catalog_entry(families: Families, name: str) -> tuple[FamilySpec, CatalogEn
     return next(((s, e) for s, e in families.catalog() if e.name == name), None)
 
 
+def baseline_plans(config: RunConfig, models: Families, names: Sequence[str] | None = None) -> list[ModelPlan]:
+    """The plans of ``names`` (default: the config's baselines), with their ``[baselines.NAME]`` values."""
+    out = []
+    for name in config.baselines if names is None else names:
+        adapter = models.model_adapter(name)
+        if adapter.uses_llm:
+            raise ConfigError(f"{name!r} is a method of [[models]] entries (it needs a base LLM), not a baseline")
+        hyper = dict(config.baseline_hyperparameters.get(name, {}))
+        where = f"{config.source} [baselines.{name}]"
+        out.append(ModelPlan(name=name, adapter=name, kind=adapter.kind, params=build_params(adapter.params, hyper, where),
+                             hyperparameters=hyper, explicit=frozenset(hyper)))
+    return out
+
+
 def _plan(config: ModelConfig, families: Families, overrides: dict[str, Any], family_hint: str | None) -> ModelPlan:
+    method = config.method or default_method(families)
+    adapter = method_adapter(families, method, f"model {config.name!r}")
     family_name = config.family or family_hint
     entry = _catalog_entry(families, config.model_id)
     try:
@@ -67,22 +100,27 @@ def _plan(config: ModelConfig, families: Families, overrides: dict[str, Any], fa
                     "name it with --family (see `clinpred families`)"
                 )
     except FamilyUnavailableError as exc:
-        return ModelPlan(config.name, config.model_id, None, family_name or "?", unavailable=str(exc))
+        return ModelPlan(config.name, method, adapter.kind, uses_llm=True, model_id=config.model_id,
+                         family_name=family_name or "?", unavailable=str(exc))
     hyper: dict[str, Any] = dict(spec.hyperparameters)
     if entry:
         hyper.update(entry[1].hyperparameters)
     hyper.update(config.hyperparameters)
-    hyper.update(overrides)
-    check_hyperparameters(hyper, f"model {config.name!r}")
+    applied = {k: v for k, v in overrides.items() if k in _keys(adapter)}
+    hyper.update(applied)
+    where = f"model {config.name!r}"
+    hyper = check_params(adapter.params, hyper, where)
     return ModelPlan(
-        name=config.name,
-        model_id=config.model_id,
-        family=spec,
-        family_name=spec.name,
-        catalog=entry[1] if entry else None,
-        hyperparameters=hyper,
-        explicit=frozenset(config.hyperparameters) | frozenset(overrides),
+        name=config.name, adapter=method, kind=adapter.kind, params=build_params(adapter.params, hyper, where),
+        hyperparameters=hyper, explicit=frozenset(config.hyperparameters) | frozenset(applied), uses_llm=True,
+        model_id=config.model_id, family=spec, family_name=spec.name, catalog=entry[1] if entry else None,
     )
+
+
+def _keys(adapter: Any) -> set[str]:
+    import attrs
+
+    return set(attrs.fields_dict(adapter.params))
 
 
 def select_models(
@@ -93,12 +131,13 @@ def select_models(
     family_names: Sequence[str] = (),
     overrides: dict[str, Any] | None = None,
 ) -> list[ModelPlan]:
-    """Resolve ``--model`` / ``--family`` choices (or the config's defaults) into plans.
+    """Resolve ``--model`` / ``--family`` choices (or the config's defaults) into LLM plans.
 
     ``--model`` takes a configured name, a catalog name, or a hub id / local path (family from
     ``--family`` or inferred from the id). ``--family`` alone selects the configured models of
     that family. An unknown family is a :class:`UnknownFamilyError` (exit 2); a family whose
-    plugin failed only marks its models unavailable.
+    plugin failed only marks its models unavailable. ``overrides`` (e.g. ``--iters``) apply to the
+    models whose adapter declares them.
     """
     overrides = overrides or {}
     for name in family_names:

@@ -30,27 +30,38 @@ def _plain(obj: Any) -> Any:
                                  default=lambda v: v.tolist() if hasattr(v, "tolist") else getattr(v, "value", str(v))))
 
 
-def resume_key(*, data_sha256: str, split_manifest: Any, evaluation: Any, plans: Iterable[Any],
-               baselines: Iterable[str], schema: Any) -> dict[str, Any]:
+def resume_key(*, data_sha256: str, split_manifest: Any, evaluation: Any, plans: Iterable[Any], schema: Any,
+               default_method: str | None = None) -> dict[str, Any]:
     """The parts of a run that determine its results (JSON-able, compared by :func:`check_resume`).
 
-    The schema is taken without its data path (a moved file with the same sha256 is the same data);
-    models with their resolved hyperparameters (family defaults, catalog, config and command line).
+    The schema is taken without its data path (a moved file with the same sha256 is the same data)
+    and its ``min_cell`` (no unit depends on it);
+    LLM arms with their resolved hyperparameters (family defaults, catalog, config and command line)
+    and their method when it is not ``default_method``; baselines by name, and their hyperparameters
+    when the config sets any (keys older runs did not have are left out when empty, so they resume).
     """
     schema_part = _plain(schema)
     if isinstance(schema_part, dict):
         schema_part.pop("path", None)
-    return {
+        schema_part.pop("min_cell", None)  # only what shared tables show (applied anew when a run resumes)
+    plans = list(plans)
+    key: dict[str, Any] = {
         "data": data_sha256,
         "splits": digest(split_manifest),
         "evaluation": _plain(evaluation),
-        "baselines": sorted(baselines),
+        "baselines": sorted(p.name for p in plans if not p.uses_llm),
         "models": {p.name: {"model_id": p.model_id, "family": p.family_name,
                             "catalog": p.catalog.name if p.catalog else None,
                             "hyperparameters": _plain(dict(p.hyperparameters)),
-                            "unavailable": bool(p.unavailable)} for p in plans},
+                            "unavailable": bool(p.unavailable),
+                            **({"method": p.adapter} if p.adapter != default_method else {})}
+                   for p in plans if p.uses_llm},
         "schema": digest(schema_part),
     }
+    configured = {p.name: _plain(dict(p.hyperparameters)) for p in plans if not p.uses_llm and p.hyperparameters}
+    if configured:
+        key["baseline_hyperparameters"] = configured
+    return key
 
 
 def _short(value: Any) -> str:
@@ -76,6 +87,8 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in sorted(set(old_ev) | set(new_ev)):
         if old_ev.get(key) != new_ev.get(key):
             out.append(f"evaluation.{key}: {_short(old_ev.get(key))} -> {_short(new_ev.get(key))}")
+    if (old.get("baseline_hyperparameters") or {}) != (new.get("baseline_hyperparameters") or {}):
+        out.append("baseline hyperparameters ([baselines.NAME]) differ")
     old_m, new_m = old.get("models") or {}, new.get("models") or {}
     if set(old_m) != set(new_m):
         out.append(f"models: {_short(sorted(old_m))} -> {_short(sorted(new_m))}")
@@ -85,7 +98,7 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             if a.get("model_id") != b.get("model_id"):
                 out.append(f"model {name} model_id: {_short(a.get('model_id'))} -> {_short(b.get('model_id'))}")
             continue
-        for key in ("model_id", "family", "catalog"):
+        for key in ("model_id", "family", "catalog", "method"):
             if a.get(key) != b.get(key):
                 out.append(f"model {name} {key}: {_short(a.get(key))} -> {_short(b.get(key))}")
         ha, hb = a.get("hyperparameters") or {}, b.get("hyperparameters") or {}
@@ -109,9 +122,14 @@ def check_resume(run_dir: Path, previous: dict[str, Any], key: dict[str, Any], d
         return
     shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
     command = " ".join(previous.get("command") or []) or "its original options"
+    hint = ""
+    old_balance = (old.get("evaluation") or {}).get("balance")
+    if old_balance not in (None, (key.get("evaluation") or {}).get("balance")):
+        hint = (f"; a run made before the default balance became \"none\" (it was \"oversample\") continues "
+                f"with [evaluation] balance = \"{old_balance}\" in its config")
     raise RunDirectoryError(
         f"cannot resume {run_dir} with other settings ({shown}); resume with the run's own options "
-        f"({command}) or start a new --out")
+        f"({command}) or start a new --out{hint}")
 
 
 def prune_stale(rundir: Any, current: Iterable[str], done: Iterable[str]) -> list[Path]:

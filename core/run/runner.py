@@ -19,29 +19,34 @@ import numpy as np
 from attrs import define, field
 
 from clinpred.core.bounds import unit_seed
-from clinpred.core.evaluation.aggregate import model_metrics, paired_comparisons, prediction_rows
-from clinpred.core.run.config import EvaluationConfig
-from clinpred.core.errors import ConfigError
+from clinpred.core.errors import ClinpredError, CorruptRunFileError, UserError
+from clinpred.core.evaluation.aggregate import ModelRow, model_metrics, paired_comparisons, prediction_rows
+from clinpred.core.evaluation.settings import EvaluationConfig
 from clinpred.core.events import Event, EventSink
-from clinpred.core.llm.llm_unit import FamilyHooks
 from clinpred.core.llm.search import search_summary
+from clinpred.core.evaluation.outcome import UnitOutcome
+from clinpred.core.evaluation.sample_size import check_anticipated_r2
 from clinpred.core.run.executors.base import Executor
 from clinpred.core.run.lock import RunLock
 from clinpred.core.run.plan import ModelPlan
+from clinpred.core.run.run_splits import make_splits
 from clinpred.core.run.resume import check_resume, prune_stale, resume_key
-from clinpred.core.run.rundir import RunDirectory
+from clinpred.core.run.rundir import RunDirectory, read_run_info, remove_temporary_files
 from clinpred.core.run.status import StatusRecorder
-from clinpred.core.run.unit_work import ADAPTER_FILES
 from clinpred.core.run.units import UnitResult, UnitSpec
 
 
 @define
 class RunRequest:
-    """Everything ``clinpred run`` decided before running."""
+    """Everything a run decided before running (built by :func:`clinpred.core.run.assemble.build_request`).
+
+    ``plans`` are the rows of the comparison in table order: the baselines, then the LLM arms.
+    ``default_method``: the method a ``[[models]]`` entry gets when it names none (fingerprints
+    leave it out, so runs of older versions, which had no methods, still resume).
+    """
 
     out: Path
     plans: list[ModelPlan]
-    baselines: tuple[str, ...]
     evaluation: EvaluationConfig
     schema: Any  # DatasetSchema
     config_source: str
@@ -49,6 +54,20 @@ class RunRequest:
     command: list[str] = field(factory=list)
     #: model name -> SearchConfig, for the models whose hyperparameters are searched (nested)
     search: dict[str, Any] = field(factory=dict)
+    default_method: str | None = None
+    #: lines to tell the user before the units run (e.g. a command-line option replaced the config's protocol)
+    notices: list[str] = field(factory=list)
+    #: where the finished run is logged (TrackingSettings, core/run/tracking.py); None: nowhere
+    tracking: Any = None
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        """The names of the models that use no LLM (run.json's ``baselines``)."""
+        return tuple(p.name for p in self.plans if not p.uses_llm)
+
+    @property
+    def llm_plans(self) -> list[ModelPlan]:
+        return [p for p in self.plans if p.uses_llm]
 
 
 @define
@@ -57,11 +76,9 @@ class RunSummary:
     metrics: dict[str, Any]
     failed: dict[str, str]
     seconds: float
-
-
-#: bumped when what a kind of unit computes changes, so ``--resume`` recomputes older units of
-#: that kind instead of mixing them in (2: LASSO oversamples inside its inner CV folds)
-UNIT_REVISIONS = {"baseline": 2}
+    #: where the run was tracked (one line), or why tracking failed; None when not tracked
+    tracked: str | None = None
+    tracking_error: str | None = None
 
 
 def _versions() -> dict[str, str | None]:
@@ -80,56 +97,49 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def make_splits(labels: np.ndarray, ev: EvaluationConfig, groups: Any = None, sites: Any = None) -> list[Any]:
-    """The splits of the evaluation protocol (identical for every model); by whole groups when
-    the schema has a ``group_column``; one per site for ``internal-external``."""
-    from clinpred.core.data.splits import cv_splits, holdout_split
-
-    if ev.protocol == "internal-external":
-        from clinpred.core.data.group_splits import leave_one_site_out
-
-        if sites is None:
-            raise ConfigError('protocol = "internal-external" needs [dataset] site_column = "COLUMN" (a feature '
-                              "naming each patient's site, e.g. hospital or country)")
-        return leave_one_site_out(labels, sites, seed=ev.seed, val_fraction=ev.val_fraction)
-
-    if groups is not None:
-        from clinpred.core.data.group_splits import grouped_cv_splits, grouped_holdout_split
-
-        if ev.protocol == "holdout":
-            return [grouped_holdout_split(labels, groups, seed=ev.seed)]
-        return grouped_cv_splits(labels, groups, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed,
-                                 val_fraction=ev.val_fraction)
-
-    if ev.protocol == "holdout":
-        return [holdout_split(labels, seed=ev.seed)]
-    return cv_splits(labels, k=ev.cv_folds, repeats=ev.cv_repeats, seed=ev.seed, val_fraction=ev.val_fraction)
-
-
 class Runner:
-    """Runs a :class:`RunRequest`; the CLI supplies the hooks (registry), the event sink and
-    optionally an executor (default: in-process, one unit after another)."""
+    """Runs a :class:`RunRequest`; the caller supplies the plugin registry (model adapters and
+    family hooks), the event sink and optionally an executor (default: in-process, one unit after
+    another)."""
 
-    def __init__(self, request: RunRequest, hooks: FamilyHooks, emit: EventSink,
-                 load_model: Callable[[ModelPlan], Any], executor: Executor | None = None) -> None:
+    def __init__(self, request: RunRequest, registry: Any, emit: EventSink, executor: Executor | None = None,
+                 report: Callable[[Path, Path], Any] | None = None) -> None:
+        """``report`` writes a shareable report of a run directory into a folder (for tracking; the
+        run stage does not import the report stage)."""
         from clinpred.core.run.executors.local import LocalExecutor
 
         self.request = request
-        self.hooks = hooks
+        self.registry = registry
         self.rundir = RunDirectory(request.out)
         self.status = StatusRecorder(self.rundir, emit)
         self.emit = self.status.emit
-        self.load_model = load_model
-        self.executor = executor or LocalExecutor(hooks, load_model)
+        self.executor = executor or LocalExecutor(registry)
+        self.report = report
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         """Run every unit, holding the run directory's writer lock throughout."""
         self._lock = RunLock(self.request.out, "clinpred run")
         try:
-            return self._run()
+            summary = self._run()
         finally:
+            if self._lock.held:  # every writer has stopped (workers are reaped): no temporary file is in use
+                remove_temporary_files(self.rundir.path)
             self._lock.release()
+        if self.request.tracking is not None:  # after the lock: a report for the tracker takes it again
+            self._track(summary)
+        return summary
+
+    def _track(self, summary: RunSummary) -> None:
+        """Log the finished run where the user asked; a failure is reported, the run stays complete."""
+        from clinpred.core.run.tracking import track_run
+
+        try:
+            summary.tracked = track_run(self.request.tracking, self.request.out, self.report)
+            self.emit(Event("message", message=f"tracked: {summary.tracked}"))
+        except ClinpredError as exc:
+            summary.tracking_error = str(exc)
+            self.emit(Event("warning", message=str(exc)))
 
     def _run(self) -> RunSummary:
         from clinpred.core.data.dataset import load_from_schema
@@ -138,6 +148,7 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         start = time.perf_counter()
         dataset = load_from_schema(req.schema)  # the cohort is fixed; --seed changes splits and training
+        check_anticipated_r2(ev.anticipated_r2, dataset.prevalence, f"{req.config_source} [evaluation]")
         site_column = getattr(req.schema, "site_column", None)
         splits = make_splits(dataset.labels, ev, getattr(dataset, "groups", None),
                              dataset.frame[site_column].to_numpy() if site_column else None)
@@ -147,29 +158,30 @@ class Runner:
 
         prepare = getattr(self.executor, "prepare", None)  # e.g. connect to a cluster and check its resources
         if prepare is not None:
-            prepare({*(["baseline"] if req.baselines else []), *(["llm"] if req.plans else [])})
+            prepare({p.uses_llm for p in req.plans if not p.unavailable})
         self.rundir.create(resume=req.resume)
         self._lock.acquire()  # one writer per run directory (released by run())
+        if req.resume:  # what a killed writer left half-written
+            remove_temporary_files(self.rundir.path)
         key = resume_key(data_sha256=dataset.sha256, split_manifest=split_manifest, evaluation=ev,
-                         plans=req.plans, baselines=req.baselines, schema=req.schema)
+                         plans=req.plans, schema=req.schema, default_method=req.default_method)
         if req.resume:
-            check_resume(req.out, self.rundir.read_json(self.rundir.run_json) or {}, key, data_key)
+            check_resume(req.out, read_run_info(self.rundir.path) or {}, key, data_key)
         run_info = {**self._run_info(dataset, splits, data_key), "resume_key": key}
         self.rundir.write_json(self.rundir.splits_json, split_manifest)
         self.rundir.write_json(self.rundir.run_json, {**run_info, "status": "running"})
 
-        names = [*req.baselines, *(p.name for p in req.plans)]
+        names = [p.name for p in req.plans]
         self.status.start(names, [s.name for s in splits])
         self.emit(Event("run-start", data={"n": len(dataset.labels), "splits": len(splits), "models": names}))
-        for warning in dataset.warnings:  # e.g. heavy missingness, a categorical with many levels
+        for warning in [*req.notices, *dataset.warnings]:  # e.g. heavy missingness, a categorical with many levels
             self.emit(Event("warning", message=warning))
 
-        results: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in names}
+        results: dict[str, dict[str, UnitOutcome]] = {n: {} for n in names}
         specs = self._plan_units(splits, results)
         failed = self._execute(specs, dataset, results)
 
-        kinds = {**{b: "baseline" for b in req.baselines}, **{p.name: "llm" for p in req.plans}}
-        metrics = self._aggregate(dataset, splits, results, kinds, failed)
+        metrics = self._aggregate(dataset, splits, results, failed)
         seconds = time.perf_counter() - start
         if req.resume:  # only in a directory known to hold a run of ours: never touch a user's files
             prune_stale(self.rundir, names, [n for n, m in metrics["models"].items() if m.get("status") == "done"])
@@ -187,34 +199,48 @@ class Runner:
         req, ev = self.request, self.request.evaluation
         multi = len(splits) > 1
         specs: list[UnitSpec] = []
-        todo = [(name, "baseline", None) for name in req.baselines] + [(p.name, "llm", p) for p in req.plans]
-        for name, kind, plan in todo:
-            if plan is not None and plan.unavailable:
+        for plan in req.plans:
+            if plan.unavailable:
                 continue
+            adapter = self.registry.model_adapter(plan.adapter)
             for k, split in enumerate(splits):
-                hyper = {**plan.hyperparameters, **self._search_key(name)} if plan else {}
-                body = {"name": name, "split": k, "seed": ev.seed, "hyper": hyper, "ev": self._unit_settings()}
-                if kind in UNIT_REVISIONS:  # the unit's computation changed since older runs
-                    body["revision"] = UNIT_REVISIONS[kind]
+                body = {"name": plan.name, "split": k, "seed": ev.seed,
+                        "hyper": {**plan.hyperparameters, **self._search_key(plan.name)}, "ev": self._unit_settings()}
+                if adapter.revision is not None:  # the unit's computation changed since older runs
+                    body["revision"] = adapter.revision
+                if plan.uses_llm and plan.adapter != req.default_method:
+                    body["method"] = plan.adapter
                 key = _fingerprint(body)
-                done = self.rundir.read_unit(name, split.name) if req.resume else None
-                if done and done.get("status") == "done" and done.get("fingerprint") == key:
-                    results[name][split.name] = done
-                    self.emit(Event("unit-skip", f"{name}/{split.name}", "already done"))
+                done = self._done_unit(plan.name, split.name, key) if req.resume else None
+                if done is not None:
+                    results[plan.name][split.name] = done
+                    self.emit(Event("unit-skip", f"{plan.name}/{split.name}", "already done"))
                     continue
-                specs.append(UnitSpec(kind, name, split, k, unit_seed(ev.seed, k), key, ev, plan=plan,
+                specs.append(UnitSpec(plan, split, k, unit_seed(ev.seed, k), key, ev,
                                       adapter_split=split.name if multi else None, resume=req.resume))
         return specs
+
+    def _done_unit(self, name: str, split: str, key: str) -> UnitOutcome | None:
+        """The saved outcome of a unit whose fingerprint matches (``--resume``), else None; a
+        corrupt unit file is recomputed (it is replaced when the unit completes)."""
+        try:
+            saved = self.rundir.read_unit(name, split)
+            if not saved or saved.get("status") != "done" or saved.get("fingerprint") != key:
+                return None
+            return UnitOutcome.from_json(saved, where=str(self.rundir.unit_file(name, split)))
+        except CorruptRunFileError:
+            self.emit(Event("warning", f"{name}/{split}", f"{self.rundir.unit_file(name, split)} is corrupt; "
+                                                          "recomputing that unit"))
+            return None
 
     def _searches(self, specs: list[UnitSpec], dataset: Any, fail: Callable[[UnitSpec, str, bool], None]) -> dict[str, Any]:
         """The nested search of every searched LLM unit, by unit (a search that cannot start,
         e.g. too few patients of a class, fails its unit)."""
-        from clinpred.core.errors import ClinpredError
         from clinpred.core.llm.search import SplitSearch
 
         out: dict[str, Any] = {}
         for spec in specs:
-            cfg = self.request.search.get(spec.name) if spec.kind == "llm" else None
+            cfg = self.request.search.get(spec.name)
             if cfg is None:
                 continue
             try:
@@ -222,8 +248,8 @@ class Runner:
                     cfg=cfg, labels=dataset.labels, train_part=np.asarray(spec.split.train, dtype=int),
                     balance=spec.evaluation.balance, hyper=spec.plan.hyperparameters, seed=spec.seed,
                     search_dir=self.rundir.search_dir(spec.name, spec.split.name), emit=self.emit, unit=spec.unit)
-            except ClinpredError as exc:
-                fail(spec, str(exc), type(exc).__name__ == "UserError")
+            except ClinpredError as exc:  # e.g. too few patients of a class for the inner split
+                fail(spec, str(exc), isinstance(exc, UserError))
         return out
 
     def _execute(self, specs: list[UnitSpec], dataset: Any, results: dict) -> dict[str, str]:
@@ -241,12 +267,12 @@ class Runner:
             self.emit(Event("unit-failed", unit, error, data={"fatal": is_fatal}))
 
         def deliver(spec: UnitSpec, result: UnitResult) -> None:
-            if spec.kind == "trial":
+            if spec.trial is not None:
                 if result.ok:
-                    queue.trial_done(spec, result.payload)
-                    summary = describe_trial(result.payload, spec.trial.cfg.objective).split(": ", 1)[-1]
+                    queue.trial_done(spec, result.record)
+                    summary = describe_trial(result.record, spec.trial.cfg.objective).split(": ", 1)[-1]
                     self.emit(Event("trial-done", spec.unit, summary,
-                                    data={"node": result.node, "seconds": result.payload.get("seconds")}))
+                                    data={"node": result.node, "seconds": result.record.get("seconds")}))
                     return
                 queue.fail(spec.model_unit)
                 if result.fatal:
@@ -255,9 +281,9 @@ class Runner:
                 fail(spec, f"search trial {spec.trial.spec.number}: {result.error or 'failed'}", result.fatal)
                 return
             if result.ok:
-                payload = self._save(spec, result)
-                results[spec.name][spec.split.name] = payload
-                self.emit(Event("unit-done", spec.unit, data={"seconds": payload.get("seconds"), "node": result.node,
+                self._save(spec, result)
+                results[spec.name][spec.split.name] = result.outcome
+                self.emit(Event("unit-done", spec.unit, data={"seconds": result.outcome.seconds, "node": result.node,
                                                             "started": result.attempt_started}))
                 return
             if result.fatal:
@@ -272,7 +298,7 @@ class Runner:
         self.executor.run(queue, dataset=dataset, run_dir=self.rundir.path, deliver=deliver, emit=self.emit)
         failed: dict[str, str] = {}
         unavailable = {p.name: p.unavailable for p in self.request.plans if p.unavailable}
-        for name in [*self.request.baselines, *(p.name for p in self.request.plans)]:
+        for name in [p.name for p in self.request.plans]:
             if name in unavailable:
                 failed[name] = unavailable[name]
             for spec in specs:
@@ -280,22 +306,15 @@ class Runner:
                     failed.setdefault(name, errors[spec.unit])
         return failed
 
-    def _save(self, spec: UnitSpec, result: UnitResult) -> dict[str, Any]:
-        """Write a finished unit (its adapter first, then its unit file) atomically."""
+    def _save(self, spec: UnitSpec, result: UnitResult) -> None:
+        """Write a finished unit (the files its model saved first, then its unit file) atomically."""
         from clinpred.core.atomic import write_bytes
 
-        payload = dict(result.payload or {})
-        if result.adapter_files:
-            folder = self.rundir.adapter_dir(spec.name, spec.adapter_split)
-            for name in ADAPTER_FILES:
-                if name in result.adapter_files:
-                    write_bytes(folder / name, result.adapter_files[name])
-            if isinstance(payload.get("training"), dict):
-                payload["training"] = {**payload["training"], "adapter_dir": str(folder)}
-        payload["fingerprint"] = spec.fingerprint
-        payload["split"] = spec.split.name
+        folder = self.rundir.adapter_dir(spec.name, spec.adapter_split)
+        for name, data in result.saved_files.items():
+            write_bytes(folder / name, data)
+        payload = {**result.outcome.to_json(), "fingerprint": spec.fingerprint, "split": spec.split.name}
         self.rundir.write_unit(spec.name, spec.split.name, payload)
-        return payload
 
     def _unit_settings(self) -> dict[str, Any]:
         ev = self.request.evaluation
@@ -308,15 +327,16 @@ class Runner:
         return {} if cfg is None else {"search": cfg.to_dict()}
 
     # -- results -----------------------------------------------------------------------------
-    def _aggregate(self, dataset: Any, splits: list[Any], results: dict, kinds: dict[str, str],
+    def _aggregate(self, dataset: Any, splits: list[Any], results: dict[str, dict[str, UnitOutcome]],
                    failed: dict[str, str]) -> dict[str, Any]:
         ev = self.request.evaluation
-        families = {p.name: p.family_name for p in self.request.plans}
+        rows = {p.name: ModelRow(p.kind, p.family_name, reference_candidate=not p.uses_llm and
+                                 self.registry.model_adapter(p.adapter).informative) for p in self.request.plans}
         repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}  # sites: one repeat
         clusters = getattr(dataset, "groups", None)
         models: dict[str, Any] = {}
         for name, units in results.items():
-            entry: dict[str, Any] = {"kind": kinds[name], "family": families.get(name)}
+            entry: dict[str, Any] = {"kind": rows[name].kind, "family": rows[name].family}
             if name in failed or len(units) < len(splits):
                 entry.update(status="failed", error=failed.get(name, "not every split completed"))
                 models[name] = entry
@@ -324,11 +344,12 @@ class Runner:
             ordered = {s.name: units[s.name] for s in splits}
             entry.update(status="done", **model_metrics(dataset, ordered, n_resamples=ev.bootstrap, seed=ev.seed,
                                                         repeats=repeats, clusters=clusters))
-            entry.update(search_summary(ordered))  # chosen hyperparameters per split, if searched
+            # chosen hyperparameters per split, if searched
+            entry.update(search_summary({s: o.details["search"] for s, o in ordered.items() if "search" in o.details}))
             self.rundir.write_predictions(name, prediction_rows(dataset, ordered, ev.store_prompts))
             models[name] = entry
         best = paired_comparisons(dataset, {n: {s.name: u[s.name] for s in splits} for n, u in results.items()
-                                            if len(u) == len(splits)}, kinds, models, reference=ev.reference,
+                                            if len(u) == len(splits)}, rows, models, reference=ev.reference,
                                   repeats=repeats, clusters=clusters, n_resamples=ev.bootstrap, seed=ev.seed)
         out: dict[str, Any] = {"models": models, "best_baseline": best, "reference": ev.reference,
                                "protocol": ev.protocol,
@@ -338,10 +359,11 @@ class Runner:
             out["bayes_optimal_auroc"] = ceiling
         from clinpred.core.evaluation.cautions import run_warnings
 
-        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results, kinds)
+        out["warnings"] = run_warnings(dataset, splits, ev.protocol, models, results,
+                                       missing_indicators=ev.missing_indicators, balance=ev.balance)
         from clinpred.core.evaluation.cohort_items import cohort_items
 
-        out["cohort"] = cohort_items(dataset, splits)
+        out["cohort"] = cohort_items(dataset, splits, ev)
         return out
 
     def _run_info(self, dataset: Any, splits: list[Any], data_key: dict[str, str]) -> dict[str, Any]:
@@ -361,12 +383,15 @@ class Runner:
                         "features": [f.name for f in req.schema.features]},
             "splits": {s.name: {part: {"n": len(getattr(s, part)), "events": int(labels[np.asarray(getattr(s, part), dtype=int)].sum())}
                                 for part in ("train", "val", "test")} for s in splits},
-            "models": [{"name": p.name, "model_id": p.model_id, "family": p.family_name,
+            "models": [{"name": p.name, "model_id": p.model_id, "family": p.family_name, "method": p.adapter,
                         "catalog": p.catalog.name if p.catalog else None,
                         "hyperparameters": p.hyperparameters, "unavailable": p.unavailable,
                         **({"search": req.search[p.name].to_dict()} if p.name in req.search else {})}
-                       for p in req.plans],
+                       for p in req.llm_plans],
             "baselines": list(req.baselines),
+            # every model's adapter and kind (baselines and LLM arms alike), and what predict needs
+            "adapters": {p.name: {"adapter": p.adapter, "kind": p.kind, "hyperparameters": p.hyperparameters}
+                         for p in req.plans},
             "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
         }
 

@@ -11,6 +11,7 @@ inner_val_fraction = 0.2       # inner validation part carved from each outer tr
 parallel_trials = 1            # trials of one split asked (and run) at once; 1 = each sees every earlier result
 learning_rate = { low = 1e-5, high = 1e-3 }   # a range (log-uniform for learning_rate)
 lora_rank = [4, 8, 16]         # a choice list
+# objective = ["answer-token", "label"]   # a list: the training objectives to search (a string: the search's objective)
 
 [[models]]
 name = "my-model"
@@ -35,8 +36,16 @@ from clinpred.core.errors import ConfigError
 from clinpred.core.llm.search_space import LOG_BY_DEFAULT, SEARCHABLE, ParamSpec, SearchConfig
 from clinpred.core.tomlfile import check_keys, expect_type
 
-#: validates {key: value} for ``where`` (config.check_hyperparameters; passed in to avoid an import cycle)
+#: validates {key: value} for ``where`` (the searched hyperparameters' own declaration by default)
 Checker = Callable[[Mapping[str, Any], str], Any]
+
+
+def check_lora(values: Mapping[str, Any], where: str) -> Any:
+    """Search bounds and choices follow the LoRA hyperparameters' rules (the search trains LoRA)."""
+    from clinpred.core.llm.lora_params import LoraParams
+    from clinpred.core.params import check_params
+
+    return check_params(LoraParams, values, where)
 SETTINGS = ("enabled", "n_trials", "sampler", "objective", "pruner", "pruner_startup_trials", "inner_val_fraction",
             "parallel_trials")
 #: what `clinpred run --search` explores when the config names no parameter
@@ -90,36 +99,49 @@ def _spec(name: str, value: Any, where: str, check_hyperparameters: Checker) -> 
                       f"{{ low = 1e-5, high = 1e-3 }} (got {value!r})")
 
 
-def _merge(base: dict[str, Any], table: Mapping[str, Any], where: str) -> dict[str, Any]:
+def searched(key: str, value: Any) -> bool:
+    """A key of a search table names a searched hyperparameter (else a search setting). ``objective``
+    is both: a string is the search's objective (``"val_auroc"``), a list the training objectives
+    to search (``objective = ["answer-token", "label"]``)."""
+    return key in SEARCHABLE and not (key in SETTINGS and not isinstance(value, list))
+
+
+@define(frozen=True)
+class _Merged:
+    """A search table merged over its parent: its settings and its searched parameters."""
+
+    settings: dict[str, Any]
+    params: dict[str, Any]
+
+
+def _merge(base: _Merged, table: Mapping[str, Any], where: str) -> _Merged:
     expect_type(table, dict, where, "search table")
     check_keys(table, (*SETTINGS, *SEARCHABLE), where)
-    out = dict(base)
-    if any(k in SEARCHABLE for k in table):
-        out = {k: v for k, v in out.items() if k not in SEARCHABLE}
-    out.update(table)
-    return out
+    given = {k: v for k, v in table.items() if searched(k, v)}
+    settings = {**base.settings, **{k: v for k, v in table.items() if not searched(k, v)}}
+    return _Merged(settings, given if given else dict(base.params))
 
 
-def _build(merged: Mapping[str, Any], where: str, check: Checker) -> SearchConfig:
-    settings = {k: v for k, v in merged.items() if k in SETTINGS}
+def _build(merged: _Merged, where: str, check: Checker) -> SearchConfig:
+    settings = merged.settings
     for key, types in (("enabled", bool), ("n_trials", int), ("sampler", str), ("objective", str),
                        ("pruner", str), ("pruner_startup_trials", int), ("inner_val_fraction", (int, float)),
                        ("parallel_trials", int)):
         if key in settings:
             expect_type(settings[key], types, where, key)
-    params = [_param(k, v, where, check) for k, v in merged.items() if k in SEARCHABLE]
+    params = [_param(k, v, where, check) for k, v in merged.params.items()]
     try:
         return SearchConfig(params=params, **settings)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def parse_search(data: Mapping[str, Any], source: str, check: Checker) -> SearchSettings:
+def parse_search(data: Mapping[str, Any], source: str, check: Checker = check_lora) -> SearchSettings:
     """The ``[search]`` table of a parsed config and the ``search`` sub-table of each ``[[models]]``;
     ``check`` validates hyperparameter values."""
     top = data.get("search", {})
     where = f"{source} [search]"
-    base = _merge(dict(DEFAULT_PARAMS), top, where)
+    base = _merge(_Merged({}, dict(DEFAULT_PARAMS)), top, where)
     default = _build(base, where, check)
     models: dict[str, SearchConfig] = {}
     for item in data.get("models", []) or []:

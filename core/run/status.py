@@ -2,7 +2,8 @@
 
 Updated atomically on every unit change and at most once a second during training.
 ``running`` holds every unit in progress (several with a parallel executor) with its node and
-latest training progress; ``current`` is the one that reported last (kept for older readers).
+latest progress: its training step (with the epochs covered) or its phase (building the
+frozen-trunk cache, scoring, generation: done, total, ETA); ``current`` is the one that reported last (kept for older readers).
 A search trial (``model/split/trial-NNN``) is running work of its unit: the unit shows as
 running with ``trials_done``, the trial itself in ``running``.
 """
@@ -16,6 +17,10 @@ from clinpred.core.events import Event, EventSink
 from clinpred.core.run.rundir import RunDirectory
 
 _THROTTLE_SECONDS = 1.0
+#: a running unit's fields from its training steps, and from a phase (trunk cache, scoring, generation)
+TRAINING_KEYS = ("step", "loss", "lr", "tokens_per_second", "peak_memory_gb", "epoch", "epochs", "val_loss",
+                 "val_auroc", "is_best")
+PHASE_KEYS = ("phase", "label", "what", "done")
 
 
 class StatusRecorder:
@@ -75,9 +80,9 @@ class StatusRecorder:
             self._stopped(event.unit)
         elif event.kind in ("train-progress", "phase-progress"):
             entry = self.running.setdefault(event.unit, {"unit": event.unit})
-            if event.kind == "train-progress":  # the preparation phase is over
-                for key in ("phase", "done"):
-                    entry.pop(key, None)
+            # a unit is in one phase at a time: the trunk cache, training steps, scoring, generation
+            for key in PHASE_KEYS if event.kind == "train-progress" else TRAINING_KEYS:
+                entry.pop(key, None)
             entry.update(event.data)
             self.current = dict(entry)
             self._write(force=event.kind == "phase-progress" and event.data.get("done") in (0, event.data.get("total")))

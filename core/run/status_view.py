@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clinpred.core.errors import DataError
-from clinpred.core.run.rundir import read_json_file
+from clinpred.core.errors import CorruptRunFileError, DataError
+from clinpred.core.run.rundir import read_json_file, read_run_info, read_status
 
 UNIT_STATES = ("done", "running", "failed", "pending")
 
@@ -39,13 +39,16 @@ def process_alive(pid: Any) -> bool | None:
 
 
 def _units_on_disk(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Completed units saved under ``units/MODEL/SPLIT.json`` (keys are the file-safe names)."""
+    """Completed units saved under ``units/MODEL/SPLIT.json`` (keys are the file-safe names); a
+    corrupt one is ``{"status": "corrupt"}`` (``--resume`` recomputes it)."""
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((run_dir / "units").glob("*/*.json")):
         try:
             unit = read_json_file(path) or {}
-        except DataError:
-            continue
+        except CorruptRunFileError:
+            unit = {"status": "corrupt"}
+        if unit.get("status") == "done" and not all(isinstance(unit.get(p), dict) for p in ("val", "test")):
+            unit = {"status": "corrupt"}  # JSON, but not a completed unit
         out[f"{path.parent.name}/{path.stem}"] = unit
     return out
 
@@ -120,8 +123,8 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory; give RUN_DIR of `clinpred run`")
     now = time.time() if now is None else now
-    status = read_json_file(run_dir / "status.json") or {}
-    run_info = read_json_file(run_dir / "run.json") or {}
+    status = read_status(run_dir) or {}
+    run_info = read_run_info(run_dir) or {}
     if not status and not run_info:
         raise DataError(f"{run_dir}: not a run directory (no status.json or run.json); give RUN_DIR of `clinpred run`")
     units: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (status.get("units") or {}).items()}
@@ -131,6 +134,10 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
 
     by_safe = {f"{safe(k.rsplit('/', 1)[0])}/{safe(k.rsplit('/', 1)[1])}": k for k in units}
     for key, saved in _units_on_disk(run_dir).items():
+        if saved.get("status") == "corrupt":
+            entry = units.setdefault(by_safe.get(key, key), {"state": "pending"})
+            entry.update(state="pending", note="corrupt unit file: --resume recomputes it")
+            continue
         if saved.get("status") != "done":
             continue
         name = by_safe.get(key, key)

@@ -1,6 +1,6 @@
 """The units of a run as the executor takes them: in plan order, each one once it can start.
 
-Most units can start at once. An LLM unit with a nested search waits for its search: the
+Most units can start at once. A unit with a nested search waits for its search: the
 queue hands out that search's trials as trial units, a batch at a time (see
 :class:`~clinpred.core.llm.search.SplitSearch`), and the LLM unit itself once every trial is
 recorded, carrying the search's record (its chosen hyperparameters). The driver reports each
@@ -23,7 +23,7 @@ class UnitQueue:
 
     def __init__(self, specs: list[UnitSpec], searches: dict[str, Any] | None = None) -> None:
         self._waiting = list(specs)
-        self._searches = dict(searches or {})  # LLM unit name -> its SplitSearch
+        self._searches = dict(searches or {})  # unit name ("model/split") -> its SplitSearch
         self._trials: dict[str, list[UnitSpec]] = {}  # asked, not handed out yet
         self._dropped: set[str] = set()  # models (fatal) or units (failed search) not to run
 
@@ -65,7 +65,7 @@ class UnitQueue:
             search.record(trial.trial.spec.number, record)
 
     def fail(self, unit: str) -> None:
-        """The LLM unit ``model/split`` will not run (its search failed)."""
+        """The unit ``model/split`` will not run (its search failed)."""
         self._dropped.add(unit)
         self._searches.pop(unit, None)
 
@@ -77,5 +77,4 @@ class UnitQueue:
 
     @staticmethod
     def _trial_unit(spec: UnitSpec, task: Any) -> UnitSpec:
-        return evolve(spec, kind="trial", fingerprint=task.spec.fingerprint(), trial=task, search=None,
-                      resume=False)
+        return evolve(spec, fingerprint=task.spec.fingerprint(), trial=task, search=None, resume=False)

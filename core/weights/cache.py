@@ -33,6 +33,24 @@ def writable_home() -> Path:
     return path
 
 
+def writable_dir(path: Path) -> Path:
+    """``path`` (a folder of the cache), created if needed; a cache that cannot be written (a
+    read-only ``CLINPRED_HOME``) is one :class:`ModelError` line saying what to do."""
+    from clinpred.core.errors import ModelError
+
+    writable_home()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        where = f"{HOME_ENV}={home()}" if os.environ.get(HOME_ENV, "").strip() else str(home())
+        raise ModelError(f"the model cache {where} cannot be written ({exc.strerror or type(exc).__name__}): "
+                         f"a model must be fetched or converted into it; point {HOME_ENV} at a writable folder, "
+                         "or fetch the model once where the cache is writable (`clinpred models pull NAME`)") from None
+    return path
+
+
 def models_dir() -> Path:
     return home() / "models"
 

@@ -249,6 +249,9 @@ def convert_gguf(
         }
         (tmp / "clinpred.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         _check_loads(tmp, config["model_type"], source)
+        from clinpred.core.weights.cache_integrity import record_files
+
+        record_files(tmp)  # each file's sha256, checked whenever the model is loaded from the cache
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

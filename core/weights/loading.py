@@ -152,6 +152,9 @@ def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: cannot load the model ({detail})") from None
     model = apply_precision(model, resolved)
+    from clinpred.core.weights.mlx_compat import install_cpu_kernels
+
+    install_cpu_kernels()  # vectorized CPU kernels for this model's architecture (x86 CPUs)
     if adapter_path is not None:
         adapters = Path(adapter_path)
         if not (adapters / "adapter_config.json").is_file():
@@ -173,9 +176,18 @@ def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str
     )
 
 
+def load_base_model(model_id: str, catalog: Any = None, *, precision: str = "auto",
+                    adapter_path: str | Path | None = None) -> LoadedModel:
+    """The base LLM of a model entry: its catalog entry (pulled once into the cache, then offline),
+    a local MLX directory or a hub id, loaded with the precision policy (and ``adapter_path``)."""
+    source = resolve_source(model_id, [catalog] if catalog is not None else [])
+    return load_model(source, precision=precision, adapter_path=adapter_path)
+
+
 __all__ = [
     "LoadedModel",
     "apply_precision",
+    "load_base_model",
     "check_model_dir",
     "check_source",
     "import_gguf",

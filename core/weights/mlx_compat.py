@@ -22,6 +22,9 @@ Pinned to mlx-lm 0.32.x (pyproject: ``mlx-lm>=0.32.2,<0.33``). What is relied on
   ``models.cache.make_prompt_cache`` gives plain ``KVCache`` objects (``state`` = keys, values,
   offset) for full-attention models, and a multi-token call with such a cache attends causally
   from its offset (:func:`prefix_cache`).
+- CPU kernels: the MLP gate (``models.activations.swiglu``, gemma3_text's ``MLP.__call__``) and
+  attention (``models.base.scaled_dot_product_attention``) are routed through clinpred's
+  vectorized kernels on x86 CPUs by :func:`install_cpu_kernels` (see :mod:`.mlx_kernels`).
 """
 
 from __future__ import annotations
@@ -57,12 +60,23 @@ def check_mlx_lm_version() -> str:
 # ---------------------------------------------------------------- loading
 
 
+def install_cpu_kernels() -> bool:
+    """Use clinpred's vectorized CPU kernels in mlx-lm's models from now on, where they apply
+    (x86_64 Linux CPU, float32; built on first use; ``CLINPRED_NO_KERNELS=1`` turns them off).
+    Idempotent; run after every model load. True when they are in use."""
+    from clinpred.core.weights import mlx_kernels
+
+    return mlx_kernels.install()
+
+
 def load_model(path: str | Path, adapter_path: str | Path | None = None) -> tuple[Any, Any]:
     """``mlx_lm.load`` with clinpred errors: (model, tokenizer wrapper), adapters applied."""
     import mlx_lm
 
     try:
-        return mlx_lm.load(str(path), adapter_path=str(adapter_path) if adapter_path else None)
+        loaded = mlx_lm.load(str(path), adapter_path=str(adapter_path) if adapter_path else None)
+        install_cpu_kernels()
+        return loaded
     except FileNotFoundError as exc:
         raise ModelError(f"cannot load model {str(path)!r}: {exc}; pass a local MLX model directory") from None
     except ValueError as exc:
@@ -144,12 +158,13 @@ def atomic_save_safetensors(path: Path, arrays: dict[str, Any], metadata: dict[s
     import mlx.core as mx
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".safetensors")
+    # hidden and named *.tmp.safetensors: a run directory's clean-up knows it for a leftover
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.safetensors")
     os.close(fd)
     try:
         mx.save_safetensors(tmp, arrays, metadata=metadata or {})
         os.replace(tmp, path)
-    finally:
+    finally:  # also on Ctrl-C / SIGTERM mid-write
         if os.path.exists(tmp):
             os.unlink(tmp)
 

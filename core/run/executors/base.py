@@ -90,7 +90,8 @@ class WindowedDriver:
                     if lost[spec.unit] <= self.driver_retries:
                         emit(Event("warning", spec.unit, f"{spec.unit}: its worker died; retry "
                                                          f"{lost[spec.unit]} of {self.driver_retries}"))
-                        retry = evolve(spec, resume=True) if spec.kind == "llm" else spec
+                        # a model that checkpoints continues from there (a trial starts over)
+                        retry = evolve(spec, resume=True) if spec.trial is None else spec
                         flight[self.submit(retry)] = retry
                         continue
                     result = UnitResult(spec.unit, spec.fingerprint, error=(

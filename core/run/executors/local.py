@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from clinpred.core.events import EventSink
 from clinpred.core.run.executors.base import Deliver
@@ -16,11 +16,11 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, hooks: Any, load_model: Callable[[Any], Any]) -> None:
-        self.hooks, self.load_model = hooks, load_model
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
 
     def run(self, work: Any, *, dataset: Any, run_dir: Path, deliver: Deliver, emit: EventSink) -> None:
-        ctx = WorkContext(dataset, self.hooks, self.load_model, adapter_root=run_dir)
+        ctx = WorkContext(dataset, self.registry, adapter_root=run_dir)
         while batch := work.take(1):
             for spec in batch:
                 deliver(spec, execute_unit(spec, ctx, emit))

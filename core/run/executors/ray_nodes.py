@@ -45,8 +45,11 @@ def _probe_all(ray: Any, address: str, timeout: float) -> list[dict[str, Any]]:
     from clinpred.core.errors import RunError
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from clinpred.core.signals import keep_handlers
+
     try:
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        with keep_handlers():
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RunError(f"cannot connect to the Ray cluster at {address!r}: {str(exc).splitlines()[0]}; "
                        "check `ray status` on the head node") from None

@@ -50,3 +50,45 @@ def test_well_calibrated_model_has_small_ici_and_constant_model_none():
     assert res["ici"]["value"] < 0.02
     assert res["ici"]["ci"] == [None, None] and res["ici"]["undefined_resamples"] == 0
     assert smooth_calibration(y, np.full(p.size, 0.3), np.ones((1, p.size))) is None
+
+
+def test_e50_e90_are_type7_quantiles_of_the_errors_of_an_independent_fit():
+    """R's quantile() default (type 7, numpy's "linear") of |observed - predicted| from the same
+    spline fitted by statsmodels; on a small sample where type 1 and type 7 differ."""
+    rng = np.random.default_rng(7)
+    lp = rng.normal(-0.3, 1.2, 37)
+    y = (rng.random(37) < expit(0.4 * lp)).astype(float)
+    p = expit(lp)
+    X = rcs_basis(logit_clipped(p), knots_for(logit_clipped(p)))
+    fit = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-12)
+    err = np.abs(fit.predict(sm.add_constant(X)) - p)
+    res = smooth_calibration(y, p, np.ones((1, 37)))
+    assert res["e50"]["value"] == pytest.approx(np.quantile(err, 0.5, method="linear"), abs=1e-6)
+    assert res["e90"]["value"] == pytest.approx(np.quantile(err, 0.9, method="linear"), abs=1e-6)
+    assert abs(np.quantile(err, 0.9, method="inverted_cdf") - np.quantile(err, 0.9)) > 1e-4  # type 1 would differ
+    assert "type-7" in res["method"]
+
+
+def test_weighted_type7_quantile_equals_the_expanded_sample():
+    from clinpred.core.evaluation.calibration_curve import weighted_quantile7
+
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        v = rng.random(15)
+        c = rng.integers(1, 4, 15).astype(float)
+        expanded = np.repeat(v, c.astype(int))
+        assert weighted_quantile7(v, c, (0.5, 0.9)) == pytest.approx(list(np.quantile(expanded, [0.5, 0.9])), abs=1e-12)
+
+
+def test_scores_with_two_values_still_get_ici_e50_e90():
+    """Two distinct scores: the recalibration line reproduces each score's event rate, so the errors
+    are |event rate of the group - score| (counted here by hand)."""
+    rng = np.random.default_rng(9)
+    y = (rng.random(300) < 0.3).astype(float)
+    p = np.where(rng.random(300) < 0.4, 0.15, 0.55)
+    res = smooth_calibration(y, p, np.ones((1, 300)))
+    err = np.array([abs(y[p == v].mean() - v) for v in p])
+    assert res["ici"]["value"] == pytest.approx(err.mean(), abs=1e-6)
+    assert res["e90"]["value"] == pytest.approx(np.quantile(err, 0.9), abs=1e-6)
+    three = np.where(rng.random(300) < 0.3, 0.1, np.where(rng.random(300) < 0.5, 0.3, 0.6))
+    assert smooth_calibration(y, three, np.ones((1, 300))) is not None

@@ -44,12 +44,31 @@ def test_influence_curve_ci_equals_hand_computation():
         ic = [((np.mean([(s > b) + 0.5 * (s == b) for b in neg]) - auc) / pi1) if lab == 1
               else ((np.mean([(a > s) + 0.5 * (a == s) for a in pos]) - auc) / (1 - pi1))
               for s, lab in zip(st, yt)]
-        sq.append(np.mean(np.square(ic)))
+        # the small-sample factor: each class's squared ICs times m / (m - 1) for its m patients in the fold
+        factor = [pos.size / (pos.size - 1) if lab == 1 else neg.size / (neg.size - 1) for lab in yt]
+        sq.append(np.mean(np.multiply(factor, np.square(ic))))
     se = math.sqrt(np.mean(sq) / y.size)
     res = influence_curve_ci(y, folds)
     assert res["value"] == pytest.approx(np.mean(aucs), abs=1e-12)
     assert res["se"] == pytest.approx(se, abs=1e-12)
     assert res["lo"] == pytest.approx(np.mean(aucs) - norm.ppf(0.975) * se, abs=1e-12)
+
+
+def test_influence_curve_variance_is_delong_per_fold_with_unbiased_placement_variances():
+    """With each fold holding the data's class shares, the IC variance of a repeat is
+    sum_f (s10^2 / m_f + s01^2 / n_f) / K^2, the placements' variances with ddof = 1 (DeLong 1988)."""
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(40), np.zeros(60)].astype(int)
+    scores = np.round(rng.normal(size=100) + 0.8 * y, 1)
+    tests = [np.r_[np.arange(k * 8, k * 8 + 8), 40 + np.arange(k * 12, k * 12 + 12)] for k in range(5)]
+    folds = [Fold(0, t, scores[t], 0.5) for t in tests]
+    var = 0.0
+    for t in tests:
+        pos, neg = scores[t][y[t] == 1], scores[t][y[t] == 0]
+        v10 = [np.mean([(a > b) + 0.5 * (a == b) for b in neg]) for a in pos]
+        v01 = [np.mean([(a > b) + 0.5 * (a == b) for a in pos]) for b in neg]
+        var += np.var(v10, ddof=1) / pos.size + np.var(v01, ddof=1) / neg.size
+    assert influence_curve_ci(y, folds)["se"] == pytest.approx(math.sqrt(var) / 5, rel=1e-12)
 
 
 def test_cv_delong_equals_brute_force_delong_per_fold():
@@ -134,3 +153,27 @@ def test_group_bootstrap_draws_whole_groups():
     for row in w:
         assert (row.reshape(10, 3) == row.reshape(10, 3)[:, :1]).all()  # a group's rows move together
         assert row.sum() == 30
+
+
+def test_bootstrap_intervals_are_widened_to_the_analytic_standard_error_never_narrowed():
+    from clinpred.core.evaluation.cv_estimate import widen_to
+
+    values = np.random.default_rng(0).normal(0.7, 0.02, 1000)
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    new_lo, new_hi, widened = widen_to(values, 0.7, lo, hi, 0.03)
+    c = 0.03 / np.std(values, ddof=1)
+    assert widened and new_lo == pytest.approx(0.7 - c * (0.7 - lo)) and new_hi == pytest.approx(0.7 + c * (hi - 0.7))
+    assert widen_to(values, 0.7, lo, hi, 0.01) == (lo, hi, False)
+
+
+def test_cv_auroc_interval_is_widened_when_the_influence_curve_says_so(monkeypatch):
+    import clinpred.core.evaluation.cv_estimate as cv
+
+    x, y, tests = _cohort(n=150, repeats=1)
+    folds = [Fold(r, t, x[t], 0.5) for r, t in tests]
+    plain = cv.cv_summarize(y, folds, n_resamples=400, seed=1)["auroc"]
+    real = cv.influence_curve_ci
+    monkeypatch.setattr(cv, "influence_curve_ci", lambda *a, **k: {**real(*a, **k), "se": 0.2})
+    wide = cv.cv_summarize(y, folds, n_resamples=400, seed=1)["auroc"]
+    assert "widened" not in plain["ci_method"] and "widened" in wide["ci_method"]
+    assert wide["ci"][0] < plain["ci"][0] and wide["ci"][1] > plain["ci"][1]

@@ -231,7 +231,10 @@ def test_summarize_shape_is_the_run_directory_contract():
     text = json.dumps(s, allow_nan=False)
     assert json.loads(text) == s
     for name in INTERVAL_METRICS:
-        assert set(s[name]) == {"value", "ci", "ci_method", "undefined_resamples"} and len(s[name]["ci"]) == 2
+        assert {"value", "ci", "ci_method", "undefined_resamples"} <= set(s[name]) and len(s[name]["ci"]) == 2
+        assert set(s[name]) <= {"value", "ci", "ci_method", "undefined_resamples", "ci_unbounded", "value_infinite",
+                                "separated_resamples"}
+    assert isinstance(s["calibration_slope"]["separated_resamples"], int)
     for name in COUNT_METRICS:
         assert isinstance(s[name], int)
     assert s["n"] == 300 and s["tp"] + s["fn"] == s["events"]
@@ -298,7 +301,7 @@ def test_calibration_undefined_cases_are_nan():
     y = np.array([0, 0, 0, 1, 1, 1], dtype=float)
     separated = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
     w = np.ones((1, 6))
-    assert math.isnan(calibration_slope(y, separated, w)[0])  # complete separation
+    assert calibration_slope(y, separated, w)[0] == math.inf  # complete separation: infinite, not undefined
     assert math.isnan(calibration_slope(y, np.full(6, 0.4), w)[0])  # constant
     assert math.isnan(calibration_intercept(np.ones(6), separated, w)[0])  # one class
     assert logit_clipped(np.array([0.0, 1.0])) == pytest.approx([-13.8155, 13.8155], abs=1e-4)
@@ -381,3 +384,49 @@ def test_scaled_brier_is_one_minus_brier_over_the_prevalence_model():
     brier = np.mean((p - y) ** 2)
     assert binary_metrics(y, p, 0.5)["scaled_brier"] == pytest.approx(1 - brier / (3 / 8 * 5 / 8), abs=1e-12)
     assert binary_metrics(y, np.full(8, 3 / 8), 0.5)["scaled_brier"] == pytest.approx(0.0, abs=1e-12)
+
+
+def _brute_force_plateau_threshold(y: np.ndarray, p: np.ndarray, criterion: str) -> float:
+    """The midpoint of the maximal plateau of the criterion as a function of t, found on a fine grid
+    of thresholds (ties between separate plateaus: the midpoint closest to the prevalence)."""
+    grid = np.unique(np.r_[np.linspace(1e-9, 1.0, 20001), p, np.nextafter(p, 2.0)])
+    grid = grid[(grid > 0) & (grid <= p.max())]
+    pred = p[None, :] >= grid[:, None]
+    tp = (pred & (y == 1)).sum(axis=1)
+    fp = (pred & (y == 0)).sum(axis=1)
+    n_pos, n_neg = (y == 1).sum(), (y == 0).sum()
+    if criterion == "youden":
+        crit = tp / n_pos - fp / n_neg
+    else:
+        crit = 2 * tp / (2 * tp + fp + (n_pos - tp))
+    best = crit >= crit.max() - 1e-12
+    # runs of consecutive grid points at the maximum; a run spans (previous point, last point]
+    edges = np.flatnonzero(np.diff(np.r_[0, best.astype(int), 0]))
+    mids = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        lower = grid[start - 1] if start > 0 else 0.0
+        mids.append((lower + grid[stop - 1]) / 2.0)
+    prevalence = n_pos / y.size
+    return min(mids, key=lambda m: (abs(m - prevalence), m))
+
+
+def test_youden_plateau_of_adjacent_ties_gives_its_midpoint():
+    # cuts p >= 0.9 and p >= 0.7 (a tied positive and negative) both give J = 1/3: one plateau from 0.4
+    # (the next lower score) to 0.9, midpoint 0.65 (the old rule took the cut midpoint closest to 0.5: 0.55)
+    y = np.array([1, 1, 0, 0, 0, 1])
+    p = np.array([0.9, 0.7, 0.7, 0.4, 0.2, 0.1])
+    choice = select_threshold(y, p, "youden")
+    assert choice.value == pytest.approx(0.65) and choice.criterion == pytest.approx(1 / 3)
+    assert choice.value == pytest.approx(_brute_force_plateau_threshold(y, p, "youden"), abs=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(1, 20).map(lambda k: k / 20)), min_size=2, max_size=30),
+       st.sampled_from(["youden", "f1"]))
+def test_threshold_ties_are_broken_at_the_plateau_midpoint(rows, criterion):
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    if y.min() == y.max():
+        return
+    t = choose_threshold(y, p, criterion)
+    assert t == pytest.approx(_brute_force_plateau_threshold(y, p, criterion), abs=1e-4)

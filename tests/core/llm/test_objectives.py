@@ -153,19 +153,22 @@ def test_selection_rules_keep_the_adapter_they_name(metric, tmp_path):
 
 
 def test_new_settings_are_config_keys_with_clear_errors():
-    from clinpred.core.run.config import check_hyperparameters
+    from clinpred.core.llm.lora_params import SEARCHABLE, LoraParams
+    from clinpred.core.params import build_params, check_params
 
-    cfg = TrainConfig.from_hyperparameters({"objective": "label", "end_of_turn_weight": 0.5,
-                                            "unlikelihood_weight": 1, "select_metric": "last",
-                                            "label_mass_weight": 0.2})
+    given = {"objective": "label", "end_of_turn_weight": 0.5, "unlikelihood_weight": 1, "select_metric": "last",
+             "label_mass_weight": 0.2}
+    cfg = build_params(LoraParams, given, "m").train_config(seed=0)
     assert (cfg.objective, cfg.end_of_turn_weight, cfg.unlikelihood_weight, cfg.select_metric,
             cfg.label_mass_weight) == ("label", 0.5, 1, "last", 0.2)
     assert TrainConfig().objective == "answer-token" and TrainConfig().end_of_turn_weight == 1.0
-    with pytest.raises(ConfigError, match="objective must be one of"):
-        TrainConfig.from_hyperparameters({"objective": "choice"})
+    assert LoraParams().train_config(seed=0) == TrainConfig()  # one set of defaults
+    assert "objective" in SEARCHABLE
+    with pytest.raises(ValueError, match="objective must be one of"):
+        TrainConfig(objective="choice")
     for key, bad in (("objective", "choice"), ("end_of_turn_weight", -1), ("unlikelihood_weight", -0.5),
                      ("select_metric", "best"), ("label_mass_weight", -1)):
-        with pytest.raises(ConfigError, match=key):
-            check_hyperparameters({key: bad}, "models[0]")
-    assert check_hyperparameters({"objective": "label", "select_metric": "log_loss"}, "m") == \
+        with pytest.raises(ConfigError, match=f"models\\[0\\]: {key} = .* is impossible"):
+            check_params(LoraParams, {key: bad}, "models[0]")
+    assert check_params(LoraParams, {"objective": "label", "select_metric": "log_loss"}, "m") == \
         {"objective": "label", "select_metric": "log_loss"}

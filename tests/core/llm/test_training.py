@@ -211,7 +211,7 @@ def test_too_long_examples_and_bad_spans_are_errors(tmp_path):
     model, tok = load_tiny("qwen2")
     train = separable_items(tok, "qwen2", 2)
     with pytest.raises(TrainingError, match="max_seq_len"):
-        train_lora(model, tok, train, [], TrainConfig(**FAST, iters=1, max_seq_len=8), tmp_path)
+        train_lora(model, tok, train, [], TrainConfig(**FAST, iters=1, max_seq_len=16), tmp_path)
     bad = TrainItem(TokenizedExample((1, 2, 3), 3, 3, 3), 1, 1.0)
     with pytest.raises(TrainingError, match="answer span"):
         train_lora(model, tok, [bad], [], TrainConfig(**FAST, iters=1), tmp_path)
@@ -235,16 +235,21 @@ def test_config_validation_messages(kwargs, match):
 
 
 def test_config_from_hyperparameters_and_schedule():
-    cfg = TrainConfig.from_hyperparameters(
-        {"lora_rank": 16, "lora_alpha": 32, "num_iters": 100, "epochs": 2, "warmup": 0.1,
-         "precision": "auto", "score_batch_size": 4, "early_stopping_patience": 0}, seed=3)
+    from clinpred.core.llm.lora_params import LoraParams
+    from clinpred.core.params import build_params
+
+    params = build_params(LoraParams, {"lora_rank": 16, "lora_alpha": 32, "num_iters": 100, "epochs": 2, "warmup": 0.1,
+                                       "precision": "auto", "score_batch_size": 4, "early_stopping_patience": 0}, "m")
+    cfg = params.train_config(seed=3)
     assert (cfg.rank, cfg.scale, cfg.iters, cfg.epochs, cfg.seed) == (16, 2.0, 100, None, 3)
     assert cfg.warmup_steps(100) == 10 and cfg.total_steps(1000) == 100
-    with pytest.raises(ConfigError, match="rank"):
-        TrainConfig.from_hyperparameters({"lora_rank": 0})
+    with pytest.raises(ConfigError, match="lora_rank = 0 is impossible; it must be between 1 and 4096"):
+        build_params(LoraParams, {"lora_rank": 0}, "m")
+    with pytest.raises(ValueError, match="rank"):  # the trainer applies the same bound
+        TrainConfig(rank=0)
     epochs = TrainConfig(epochs=1.5, batch_size=4, grad_accum=2)
     assert epochs.total_steps(10) == math.ceil(math.ceil(1.5 * 3) / 2)
-    sched = TrainConfig(learning_rate=1.0, warmup=2, iters=6)
+    sched = TrainConfig(learning_rate=0.5, warmup=2, iters=6)
     lrs = [lr_at(sched, s, 6) for s in range(1, 7)]
-    assert lrs[:3] == pytest.approx([0.5, 1.0, 1.0])
+    assert lrs[:3] == pytest.approx([0.25, 0.5, 0.5])
     assert all(a > b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] > 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +36,7 @@ def test_markdown_has_every_section_and_its_figures(reported: Path) -> None:
                     "## Confusion matrices", "## Fine-tuning", "## Output diagnostics",
                     "## Reporting items (TRIPOD+AI / TRIPOD-LLM)", "### Events per part", "### Example prompts"):
         assert heading in md, heading
-    for name in ("roc", "calibration", "decision_curve", "confusion", "training"):
+    for name in ("roc", "calibration", "decision_curve", "confusion", "training", "importance"):
         assert f"(report_files/{name}.png)" in md
         assert (reported / "report_files" / f"{name}.png").read_bytes().startswith(PNG)
     import json
@@ -59,7 +56,7 @@ def test_markdown_has_every_section_and_its_figures(reported: Path) -> None:
 def test_html_is_self_contained(reported: Path) -> None:
     page = (reported / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 6  # the five figures before, plus the smooth calibration curves
+    assert len(images) == 6  # ROC, calibration (binned + smooth + risks), decision, confusion, training, importance
     assert all(base64.b64decode(img).startswith(PNG) for img in images)
     assert not re.search(r"""(?:src|href)=["']?(?:https?:|//)""", page)
     assert "<script" not in page and "<link" not in page
@@ -114,27 +111,11 @@ def test_net_benefit_and_reliability() -> None:
     assert bins[0] == (pytest.approx(0.1), pytest.approx(1.0), 20)
 
 
-def _screenshot(page: Path, out: Path, chromium: str) -> subprocess.CompletedProcess:
-    profile = tempfile.mkdtemp(prefix="clinpred-chromium-")
-    try:
-        return subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", f"--screenshot={out}", "--window-size=1280,2400", page.as_uri()],
-            capture_output=True, text=True, timeout=120,
-        )
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 def test_html_renders_in_headless_chromium(reported: Path, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI: .ci/apt-packages.txt must install it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from chromium import screenshot
+
     out = tmp_path / "report.png"
-    proc = _screenshot(reported / "report.html", out, chromium)
+    proc = screenshot(reported / "report.html", out)
     assert out.exists(), proc.stderr[-2000:]
     from PIL import Image
 
@@ -145,6 +126,12 @@ def test_html_renders_in_headless_chromium(reported: Path, tmp_path: Path) -> No
     assert ink > 0.03, f"screenshot looks blank ({ink:.1%} non-white pixels)"
     colours = len(np.unique(rgb.reshape(-1, 3)[::7], axis=0))
     assert colours > 50  # plots and tables, not a flat error page
-    # the ROC plot's coloured curves are there (matplotlib's default blue of the first model)
-    blue = (np.abs(rgb - np.array([31, 119, 180])).sum(axis=2) < 40).sum()
-    assert blue > 200
+    # the models' curves are drawn in their own colours (by name, the same in every figure)
+    import json
+
+    from clinpred.core.report.plots import model_colors
+
+    names = list(json.loads((reported / "metrics.json").read_text())["models"])
+    for name, color in model_colors(names).items():
+        want = np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+        assert (np.abs(rgb - want).sum(axis=2) < 40).sum() > 100, (name, color)

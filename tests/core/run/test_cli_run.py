@@ -134,3 +134,29 @@ def test_baselines_command_is_run_baselines_only(tmp_path: Path, small_csv: Path
     assert clinpred("baselines", "--data", str(small_csv), "--seed", "3", "--out", str(tmp_path / "a")).code == 0
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--seed", "3", "--out", str(tmp_path / "b")).code == 0
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_format_puts_the_model_table_alone_on_stdout(tmp_path: Path, small_csv: Path, fmt: str) -> None:
+    """Issue 27: `run --format csv|json` exports the comparison (every estimate with its CI); every
+    other line goes to stderr so stdout parses as it is."""
+    import csv
+    import io
+
+    config = tmp_path / "c.toml"
+    config.write_text('[run]\nbaselines = ["majority", "lasso"]\n[evaluation]\nbootstrap = 200\n')
+    out = tmp_path / "R"
+    result = clinpred("baselines", "--config", str(config), "--data", str(small_csv), "--out", str(out),
+                      "--format", fmt)
+    assert result.code == 0, result.err
+    assert "Results:" in result.err and "Results:" not in result.out
+    lasso = _metrics(out)["models"]["lasso"]["metrics"]["auroc"]
+    if fmt == "csv":
+        rows = {r["model"]: r for r in csv.DictReader(io.StringIO(result.out))}
+        assert set(rows) == {"majority", "lasso"}
+        assert float(rows["lasso"]["auroc"]) == lasso["value"]
+        assert [float(rows["lasso"]["auroc_ci_low"]), float(rows["lasso"]["auroc_ci_high"])] == lasso["ci"]
+    else:
+        data = json.loads(result.out)
+        row = next(r for r in data["rows"] if r["model"] == "lasso")
+        assert row["auroc"] == {"value": lasso["value"], "ci": lasso["ci"]}

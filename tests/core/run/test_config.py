@@ -6,14 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from clinpred.core.run.config import DEFAULT_MODEL, load_config, parse_config
+from clinpred.core.run.config import DEFAULT_MODEL, load_config
+from clinpred.core.run.config import parse_config as parse
 from clinpred.core.errors import ConfigError
+from clinpred.registry.registry import load_registry
 
 GOOD_MODEL = {"name": "m", "model_id": "org/m", "family": "llama"}
+REGISTRY = load_registry()
+
+
+def parse_config(data: dict, **kwargs):
+    """The config checked against the registered model adapters, as the CLI does."""
+    return parse(data, models=REGISTRY, **kwargs)
 
 
 def test_bundled_config_lists_the_study_models_and_the_default() -> None:
-    config = load_config()
+    config = load_config(models=REGISTRY)
     names = {m.name for m in config.models}
     assert DEFAULT_MODEL in names
     assert {"llama-3.2-3b-v1", "llama-3.2-3b-v2", "qwen3-4b", "gemma-3-4b"} <= names
@@ -28,7 +36,7 @@ def test_bundled_config_lists_the_study_models_and_the_default() -> None:
     ("data", "message"),
     [
         ({"models": [{**GOOD_MODEL, "lora_rnak": 8}]}, r"unknown key 'lora_rnak' \(did you mean 'lora_rank'\?\)"),
-        ({"models": [{**GOOD_MODEL, "learning_rate": -1e-5}]}, r"learning_rate = -1e-05 is impossible; it must be positive"),
+        ({"models": [{**GOOD_MODEL, "learning_rate": -1e-5}]}, r"learning_rate = -1e-05 is impossible; it must be in \(0, 1\)"),
         ({"models": [{**GOOD_MODEL, "lora_rank": 0}]}, r"lora_rank = 0 is impossible; it must be between 1 and 4096"),
         ({"models": [{**GOOD_MODEL, "lora_rank": "8"}]}, r"lora_rank must be int, got str '8'"),
         ({"models": [{**GOOD_MODEL, "lora_rank": True}]}, r"lora_rank must be int, got bool"),
@@ -37,7 +45,9 @@ def test_bundled_config_lists_the_study_models_and_the_default() -> None:
         ({"models": [{"name": "m", "model_id": " "}]}, r"model_id is empty; give a model id"),
         ({"evaluation": {"protocl": "cv"}}, r"unknown key 'protocl' \(did you mean 'protocol'\?\)"),
         ({"evaluation": {"bootstrap": 10}}, r"bootstrap = 10 is impossible; it must be between 200 and 1000000"),
-        ({"run": {"baselines": ["lasso", "xgboost"]}}, r"unknown baseline 'xgboost'"),
+        ({"run": {"baselines": ["lasso", "svm"]}}, r"unknown baseline 'svm'"),
+        ({"models": [{**GOOD_MODEL, "method": "lasso"}]}, r"method 'lasso' is a model of its own"),
+        ({"baselines": {"lasso": {"n_penalties": 1}}}, r"n_penalties = 1 is impossible; it must be between 2 and 1000"),
         ({"modles": []}, r"unknown key 'modles' \(did you mean 'models'\?\)"),
     ],
 )
@@ -61,8 +71,6 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_reference_defaults_to_lasso_and_accepts_best_on_validation():
-    from clinpred.core.run.config import parse_config
-
     assert parse_config({}).evaluation.reference == "lasso"
     cfg = parse_config({"evaluation": {"reference": "best-on-validation"}})
     assert cfg.evaluation.reference == "best-on-validation"
@@ -71,12 +79,26 @@ def test_reference_defaults_to_lasso_and_accepts_best_on_validation():
 
 
 @pytest.mark.parametrize("table, message", [
-    ({"evaluation": {"reference": "best"}}, "a baseline name"),
+    ({"evaluation": {"reference": "best"}}, "reference = 'best' is not among the [run] baselines"),
     ({"run": {"baselines": ["majority"]}, "evaluation": {"reference": "lasso"}}, "not among the [run] baselines"),
 ])
 def test_bad_reference_is_one_clear_line(table, message):
-    from clinpred.core.errors import ConfigError
-    from clinpred.core.run.config import parse_config
-
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_config(table)
+
+
+def test_without_the_registry_only_the_structure_is_checked():
+    """Commands that read only [dataset] parse a config without plugins: names stay unresolved."""
+    config = parse({"run": {"baselines": ["anything"]}, "models": [{**GOOD_MODEL, "lora_rnak": 8}]})
+    assert config.baselines == ("anything",) and config.models[0].method is None
+    assert config.evaluation.reference is None
+    with pytest.raises(ConfigError, match="duplicate model name"):
+        parse({"models": [GOOD_MODEL, GOOD_MODEL]})
+
+
+def test_methods_and_baseline_tables():
+    config = parse_config({"models": [{**GOOD_MODEL, "method": "lora", "num_iters": 3}],
+                           "baselines": {"random_forest": {"n_estimators": 50}}})
+    assert config.models[0].method == "lora" and config.models[0].hyperparameters == {"num_iters": 3}
+    assert config.baseline_hyperparameters == {"random_forest": {"n_estimators": 50}}
+    assert config.baselines == ("majority", "lasso", "random_forest", "gradient_boosting")

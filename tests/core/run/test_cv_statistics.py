@@ -68,7 +68,9 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     assert "lasso (configured reference" in text
     if warnings:
         assert "## Warnings" in text
-    assert "Smooth calibration (TRIPOD+AI)" in text and "smooth_calibration.png" in text
+    assert "Smooth calibration (TRIPOD+AI)" in text and "(f/calibration.png)" in text
+    assert "smooth_calibration.png" not in text  # the smooth curves are in the calibration figure
+    assert "## What each model relied on" in text and "(f/importance.png)" in text
     assert "Performance by subgroup (TRIPOD+AI)" in text and "country = UK" in text
     assert "Table 1: the cohort" in text and "### Missing data" in text and "Riley et al. (BMJ 2020" in text
 
@@ -82,12 +84,30 @@ def test_cohort_items_in_metrics(cv_run: dict) -> None:
     assert cohort["sample_size"]["minimum_n"] == max(cohort["sample_size"]["criteria"])
 
 
+def test_every_model_records_what_it_relied_on(cv_run: dict) -> None:
+    features = {"age", "country", "treatment"}
+    for name, m in cv_run["models"].items():
+        imp = {e["feature"]: e for e in m["importance"]}
+        assert features <= set(imp), name
+        assert all(e["splits"] == 10 for e in imp.values())
+        assert m["importance_method"]["repeats"] == 5 and m["importance_method"]["splits"] == 10
+    assert all(abs(e["auroc_drop"]) < 1e-12 for e in cv_run["models"]["majority"]["importance"])
+    lasso = cv_run["models"]["lasso"]
+    assert lasso["penalty"]["C"]["min"] <= lasso["penalty"]["C"]["median"] <= lasso["penalty"]["C"]["max"]
+    assert set(lasso["penalty"]["per_split"]) == {f"r{r}f{f}" for r in range(2) for f in range(5)}
+    assert "age" in lasso["coefficients"] and lasso["coefficients"]["age"]["splits"] == 10
+    assert "coefficients" not in cv_run["models"]["random_forest"]
+
+
 def test_tripod_calibration_items_in_metrics(cv_run: dict) -> None:
     lasso = cv_run["models"]["lasso"]
     sc = lasso["smooth_calibration"]
     assert 0 <= sc["ici"]["value"] <= sc["emax"]["value"] and sc["ici"]["ci"][0] is not None
     assert len(sc["curve"]["p"]) == 50
-    assert cv_run["models"]["majority"]["smooth_calibration"] is None
+    # the majority model's CV scores are its folds' training prevalences (a few distinct values): a
+    # recalibration line exists (fewer knots) and shows it calibrated in the large
+    majority = cv_run["models"]["majority"]["smooth_calibration"]
+    assert majority is not None and majority["ici"]["value"] < 0.05
     assert lasso["metrics"]["scaled_brier"]["value"] is not None
 
 
@@ -139,6 +159,9 @@ def test_internal_external_validation_by_country(tmp_path: Path) -> None:
     title, blocks = build_report(out)
     text = to_markdown(blocks, title, "f")
     assert "Internal-external validation: by site" in text and "internal-external cross-validation" in text
+    # its own caption: the CIs cover patient sampling within these sites, not the spread between them
+    assert "not the spread between sites" in text and "Repeated cross-validation" not in text
+    assert "vertical average of its splits' curves" in text  # the ROC curve whose area is the site-mean AUROC
 
 
 def test_internal_external_without_site_column_is_one_line(tmp_path: Path) -> None:

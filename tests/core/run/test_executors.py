@@ -52,62 +52,101 @@ def _plan():
     return select_models(load_config(), load_registry())[0]
 
 
+def _baseline_plan(name: str = "lasso"):
+    from clinpred.core.run.plan import baseline_plans
+    from clinpred.registry.registry import load_registry
+
+    registry = load_registry()
+    return baseline_plans(load_config(models=registry), registry, [name])[0]
+
+
 def test_a_unit_spec_survives_pickling_whole() -> None:
     split = _splits()[1]
     ev = EvaluationConfig(protocol="cv", cv_folds=3)
-    spec = UnitSpec("llm", "smol", split, 1, 43, "abc123", ev, plan=_plan(), adapter_split=split.name, resume=True)
+    spec = UnitSpec(_plan(), split, 1, 43, "abc123", ev, adapter_split=split.name, resume=True)
     back = pickle.loads(pickle.dumps(spec))
-    assert back.unit == spec.unit == f"smol/{split.name}"
+    assert back.unit == spec.unit == f"smollm2-135m-instruct/{split.name}"
     assert back.plan == spec.plan and back.evaluation == ev and back.fingerprint == "abc123"
     for part in ("train", "val", "test"):
         assert np.array_equal(getattr(back.split, part), getattr(split, part))
-    base = UnitSpec("baseline", "lasso", split, 0, 42, "k", ev)
-    assert pickle.loads(pickle.dumps(base)).plan is None
+    base = UnitSpec(_baseline_plan(), split, 0, 42, "k", ev)
+    assert pickle.loads(pickle.dumps(base)).plan.adapter == "lasso"
 
 
-def test_a_unit_result_round_trips_and_its_payload_reads_back_like_a_unit_file() -> None:
+def test_a_unit_result_round_trips_and_its_outcome_reads_back_like_a_unit_file() -> None:
+    from outcomes import outcome
+
     payload = normalized({"status": "done", "threshold": np.float64(0.25), "val": {"index": np.arange(3),
                           "p": np.array([0.1, 0.2, 1 / 3])}})
     assert payload == json.loads(json.dumps(payload))
     assert payload["val"]["p"][2] == 1 / 3  # floats keep every bit
-    result = UnitResult("lasso/r0f0", "k", payload=payload, adapter_files={"adapters.safetensors": b"\x00\x01"},
-                        node="host/abc")
+    unit = outcome([3, 4], [0.5, 1 / 3], val_index=[0, 1, 2], val_p=[0.1, 0.2, 1 / 3], threshold=0.25)
+    result = UnitResult("lasso/r0f0", "k", outcome=unit, saved_files={"model.skops": b"\x00\x01"}, node="host/abc")
     back = pickle.loads(pickle.dumps(result))
-    assert back == result and back.ok
+    assert back.ok and back.outcome.to_json() == unit.to_json() and back.saved_files == result.saved_files
+    assert back.outcome.test.p[1] == 1 / 3
     assert not UnitResult("x/y", "k", error="boom").ok
 
 
 def test_bad_unit_specs_are_refused() -> None:
     split, ev = _splits()[0], EvaluationConfig()
     with pytest.raises(ValueError):
-        UnitSpec("gpu", "x", split, 0, 0, "k", ev)
-    with pytest.raises(ValueError, match="needs its model plan"):
-        UnitSpec("llm", "x", split, 0, 0, "k", ev)
+        UnitSpec(_baseline_plan(), split, -1, 0, "k", ev)
+    with pytest.raises(ValueError):
+        UnitSpec(_baseline_plan(), split, 0, 0, "", ev)
 
 
 def test_a_failing_unit_comes_back_as_a_failed_result_not_an_exception(cohort: Path) -> None:
     from clinpred.core.data.dataset import load_dataset
     from clinpred.core.data.schema import default_schema
     from clinpred.core.run.unit_work import WorkContext, execute_unit
+    from clinpred.registry.registry import load_registry
 
     dataset = load_dataset(cohort, default_schema())
     split = _splits()[0]
-    bad = UnitSpec("baseline", "lasso", split.__class__(split.name, 0, 0, [10_000], split.val, split.test), 0, 1, "k",
+    bad = UnitSpec(_baseline_plan(), split.__class__(split.name, 0, 0, [10_000], split.val, split.test), 0, 1, "k",
                    EvaluationConfig())
     events: list[Event] = []
-    result = execute_unit(bad, WorkContext(dataset, None, lambda plan: None, node="here"), events.append)
+    result = execute_unit(bad, WorkContext(dataset, load_registry(), node="here"), events.append)
     assert not result.ok and result.error and not result.fatal
     assert events[0].kind == "unit-start" and events[0].data["node"] == "here"
 
 
+def test_failures_are_classified_by_class_not_by_name(cohort: Path) -> None:
+    """A subclass of a fatal error is fatal too (the old check compared class names)."""
+    from clinpred.core.data.dataset import load_dataset
+    from clinpred.core.data.schema import default_schema
+    from clinpred.core.errors import RenderError
+    from clinpred.core.run.unit_work import WorkContext, execute_unit
+    from clinpred.registry.registry import load_registry
+
+    class Broken(RenderError):
+        pass
+
+    registry = load_registry()
+    adapter = registry.model_adapter("lasso")
+
+    def explode(work):
+        raise Broken("the template drops the answer")
+
+    dataset = load_dataset(cohort, default_schema())
+    spec = UnitSpec(_baseline_plan(), _splits()[0], 0, 1, "k", EvaluationConfig())
+    original, adapter.run_unit = adapter.run_unit, explode
+    try:
+        result = execute_unit(spec, WorkContext(dataset, registry, node="here"), lambda e: None)
+    finally:
+        adapter.run_unit = original
+    assert result.fatal and "drops the answer" in result.error
+
+
 def test_the_worker_ref_rebuilds_the_registry_with_the_drivers_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLINPRED_DISABLE_PLUGINS", "qwen")
-    ref = WorkerRef.capture("clinpred.registry.registry:load_registry", "clinpred.cli.run_cmd:load_plan_model")
+    ref = WorkerRef.capture("clinpred.registry.registry:load_registry")
     monkeypatch.delenv("CLINPRED_DISABLE_PLUGINS")
     ref = pickle.loads(pickle.dumps(ref))
-    registry, loader = ref.build()
+    registry = ref.build()
     assert os.environ["CLINPRED_DISABLE_PLUGINS"] == "qwen"
-    assert "qwen" not in [f.name for f in registry.families()] and callable(loader)
+    assert "qwen" not in [f.name for f in registry.families()] and registry.model_adapter("lasso").name == "lasso"
 
 
 def test_process_executor_writes_byte_identical_metrics_and_predictions(cohort: Path, local_run: Path,

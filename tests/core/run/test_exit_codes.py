@@ -43,16 +43,12 @@ def test_every_model_failing_is_exit_1(tmp_path: Path, small_csv: Path) -> None:
 
 
 def test_a_failed_baseline_is_exit_1(tmp_path: Path, small_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import clinpred.core.evaluation.baseline_unit as unit
+    from clinpred.core.models.baselines import Lasso
 
-    real = unit.run_baseline_unit
+    def broken(self, params, fit):
+        raise ValueError("solver diverged")
 
-    def broken(name, *args, **kwargs):
-        if name == "lasso":
-            raise ValueError("solver diverged")
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(unit, "run_baseline_unit", broken)
+    monkeypatch.setattr(Lasso, "estimator", broken)
     out = tmp_path / "R"
     result = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out))
     assert result.code == 1 and "solver diverged" in result.out

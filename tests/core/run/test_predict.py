@@ -102,16 +102,26 @@ def test_schema_validation_and_errors(tiny_run, tmp_path: Path) -> None:
     bad.write_text("\n".join(",".join(c for j, c in enumerate(line.split(",")) if j != drop) for line in lines) + "\n")
     result = clinpred("predict", str(run), "--model", "tiny-qwen", "--data", str(bad), "-o", str(tmp_path / "x.csv"))
     assert result.code == 2 and "missing column 'hemoglobin'" in result.err
-    baseline = clinpred("predict", str(run), "--model", "majority", "--data", str(data), "-o", str(tmp_path / "x.csv"))
-    assert baseline.code == 2 and "is a baseline" in baseline.err
     unknown = clinpred("predict", str(run), "--model", "nope", "--data", str(data), "-o", str(tmp_path / "x.csv"))
-    assert unknown.code == 2 and "fine-tuned models: tiny-qwen" in unknown.err
+    assert unknown.code == 2 and "its models: majority, tiny-qwen" in unknown.err
     other = tmp_path / "other.toml"
     other.write_text('[dataset]\n[dataset.task]\nquestion = "Another question?"\n')
     mismatch = clinpred("predict", str(run), "--model", "tiny-qwen", "--data", str(data), "-o", str(tmp_path / "x.csv"),
                         "--config", str(other))
     assert mismatch.code == 2 and "differs from the run's" in mismatch.err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_baseline_of_the_run_is_applied_too(tiny_run, tmp_path: Path) -> None:
+    """Issue 21: predict applies the saved majority model (the training prevalence for everyone)."""
+    run, data, _ = tiny_run
+    out = tmp_path / "majority.csv"
+    result = clinpred("predict", str(run), "--model", "majority", "--data", str(data), "-o", str(out))
+    assert result.code == 0, result.err
+    rows = _read(out)
+    unit = json.loads((run / "units" / "majority" / "holdout.json").read_text())
+    assert len({r["p_yes"] for r in rows.values()}) == 1
+    assert float(next(iter(rows.values()))["p_yes"]) == pytest.approx(unit["test"]["p"][0], abs=1e-15)
 
 
 def test_cross_validated_run_needs_a_split(tmp_path: Path) -> None:

@@ -102,12 +102,13 @@ def test_a_fresh_run_never_removes_files_it_did_not_write(tmp_path: Path, small_
 
 def test_units_computed_by_an_older_revision_are_recomputed_on_resume(tmp_path: Path, small_csv: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from clinpred.core.run import runner
-
     out = tmp_path / "run"
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out)).code == 0
     assert clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out),
                     "--resume").err.count("already done") == 4
-    monkeypatch.setitem(runner.UNIT_REVISIONS, "baseline", runner.UNIT_REVISIONS["baseline"] + 1)  # e.g. a fix to LASSO
+    from clinpred.core.models.baselines import Lasso
+
+    monkeypatch.setattr(Lasso, "revision", Lasso.revision + 1)  # e.g. a fix to LASSO
     again = clinpred("run", "--baselines-only", "--data", str(small_csv), "--out", str(out), "--resume")
-    assert again.code == 0 and "already done" not in again.err
+    assert again.code == 0 and again.err.count("already done") == 3  # only LASSO's units are recomputed
+    assert not any("lasso" in line for line in again.err.splitlines() if "already done" in line)

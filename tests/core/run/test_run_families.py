@@ -72,6 +72,9 @@ def test_run_trains_and_scores_through_the_family_plugin(arch: str, family: str,
     run = json.loads((out / "run.json").read_text())
     assert run["models"][0]["family"] == family
     assert run["models"][0]["hyperparameters"]["num_iters"] == 3
+    # what it relied on: the same permutation importance as the baselines, through the prompts
+    assert {e["feature"] for e in entry["importance"]} == set(run["dataset"]["features"])
+    assert entry["importance_method"]["repeats"] == 1 and entry["importance_method"]["seconds"] > 0
 
 
 def test_no_store_prompts_keeps_prompts_and_outputs_out(cohort, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ objective = "val_loss"
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ("n_trials = 0", "n_trials = 0 is impossible; it must be at least 1"),
+    ("n_trials = 0", "n_trials = 0 is impossible; it must be a whole number between 1 and 10000"),
     ("learning_rate = { low = -1e-4, high = 1e-3 }", "learning_rate.low: learning_rate = -0.0001 is impossible"),
     ("learning_rate = { low = 1e-3, high = 1e-4 }", "low = 0.001 is above high = 0.0001"),
     ("learning_rate = { low = 1e-4 }", "learning_rate needs high"),

@@ -54,6 +54,32 @@ def test_import_then_list_and_doctor(runner: CliRunner, tmp_path: Path) -> None:
     assert report["blas"]["name"] and isinstance(report["blas"]["optimized"], bool)
     assert "smollm" in report["plugins"]["families"]
     assert report["plugins"]["failed"] == []
+    kernels = report["kernels"]
+    assert set(kernels) >= {"in_use", "reason", "isa", "path", "threads", "env"} and isinstance(kernels["in_use"], bool)
+
+
+def test_doctor_says_whether_the_cpu_kernels_are_in_use(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+    import sys
+
+    from clinpred.core.weights import cpu_kernels
+
+    saved = cpu_kernels._status, cpu_kernels._module  # noqa: SLF001
+    try:
+        cpu_kernels.reset()
+        kernels = _json(runner, "doctor", "--json")["kernels"]
+        if sys.platform == "linux" and platform.machine() == "x86_64":  # this project's machines
+            assert kernels["in_use"] is True and kernels["isa"] in ("avx512", "avx2"), kernels
+            assert kernels["path"].endswith(".so") and kernels["threads"] >= 1
+            assert "CPU kernels" in runner.invoke(cli, ["doctor"]).output
+        monkeypatch.setenv("CLINPRED_NO_KERNELS", "1")
+        cpu_kernels.reset()
+        kernels = _json(runner, "doctor", "--json")["kernels"]
+        assert kernels["in_use"] is False and kernels["reason"] == "switched off (CLINPRED_NO_KERNELS=1)"
+        assert kernels["failed"] is False and kernels["env"] == "CLINPRED_NO_KERNELS"
+        assert "off: switched off (CLINPRED_NO_KERNELS=1)" in runner.invoke(cli, ["doctor"]).output
+    finally:
+        cpu_kernels._status, cpu_kernels._module = saved  # noqa: SLF001
 
 
 def _main_error(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -83,3 +109,4 @@ def test_doctor_text(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "BLAS" in result.output and "precision" in result.output and "cache" in result.output
+    assert "CPU kernels" in result.output

@@ -7,7 +7,7 @@ import pytest
 
 
 def test_oversample_rows_duplicates_only_the_given_minority_rows():
-    from clinpred.core.evaluation.inner_resampling import oversample_rows
+    from clinpred.core.models.inner_resampling import oversample_rows
 
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 1])
     rows = np.array([0, 1, 2, 3, 5, 6])  # one positive (row 0), five negatives
@@ -18,7 +18,7 @@ def test_oversample_rows_duplicates_only_the_given_minority_rows():
 
 
 def test_inner_validation_folds_hold_no_copy_of_a_training_patient(monkeypatch):
-    from clinpred.core.evaluation import inner_resampling as mod
+    from clinpred.core.models import inner_resampling as mod
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 3))
@@ -46,7 +46,7 @@ def test_choice_of_c_equals_a_plain_grid_search_when_nothing_is_oversampled():
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from clinpred.core.evaluation.inner_resampling import InnerOversampledLassoCV, _penalty_kwargs
+    from clinpred.core.models.inner_resampling import InnerOversampledLassoCV, _penalty_kwargs
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(200, 4))

@@ -1,4 +1,4 @@
-"""Classical baselines (clinpred.core.evaluation.baselines)."""
+"""The built-in classical baselines (clinpred.core.models.baselines), as model adapters."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clinpred.core.evaluation.baselines import BASELINES, build_pipeline, fit_predict_baseline
-from clinpred.core.errors import ConfigError, DataError
+from clinpred.core.errors import DataError, UnknownModelError
+from clinpred.core.models.baselines import BASELINES as ADAPTERS
 
 CATEGORICAL = ["country", "arm"]
-SMART = [b for b in BASELINES if b != "majority"]
+BY_NAME = {a.name: a for a in ADAPTERS}
+BASELINES = list(BY_NAME)
+SMART = [a.name for a in ADAPTERS if a.informative]
+
+
+def fit_predict_baseline(name, X_train, y_train, X_eval, *, categorical, seed, class_weight=None):
+    """P(yes) of each eval frame from baseline ``name`` fitted on the training frame."""
+    from clinpred.registry.registry import load_registry
+
+    adapter = load_registry().model_adapter(name)
+    return adapter.fit_predict(X_train, y_train, X_eval, categorical, seed=seed, class_weight=class_weight)
 
 
 def _cohort(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -128,7 +138,7 @@ def test_numeric_coded_categories_and_extra_columns(data):
 
 def test_errors_name_the_problem(data):
     X_tr, y_tr, X_te, _ = data
-    with pytest.raises(ConfigError, match="unknown baseline"):
+    with pytest.raises(UnknownModelError, match="unknown model 'svm'"):
         fit_predict_baseline("svm", X_tr, y_tr, [X_te], categorical=CATEGORICAL, seed=0)
     with pytest.raises(DataError, match="both classes"):
         fit_predict_baseline("lasso", X_tr, np.zeros(len(X_tr), dtype=int), [X_te], categorical=CATEGORICAL, seed=0)
@@ -144,8 +154,50 @@ def test_errors_name_the_problem(data):
 
 def test_lasso_is_l1_with_cross_validated_c(data):
     X_tr, y_tr, _, _ = data
-    pipe = build_pipeline("lasso", list(X_tr.columns), CATEGORICAL, seed=0)
+    pipe = BY_NAME["lasso"].fit(X_tr, y_tr, CATEGORICAL, seed=0)
     model = pipe.named_steps["model"]
-    assert model.scoring == "roc_auc" and model.cv.random_state == 0 and model.cv.shuffle
-    assert getattr(model, "penalty", None) == "l1" or tuple(model.l1_ratios) == (1.0,)
+    assert type(model).__name__ == "LassoPathCV" and model.seed == 0 and len(model.Cs) == 20
+    assert model.C_ in model.Cs and model.scores_.shape == (20, 5)
+    inner = model.model_
+    assert inner.solver == "liblinear" and (getattr(inner, "penalty", None) == "l1" or inner.l1_ratio == 1.0)
     assert "scale" in pipe.named_steps["prepare"].transformers[0][1].named_steps
+
+
+def test_logistic_is_the_unpenalised_maximum_likelihood_fit(data):
+    """Against statsmodels' GLM (an independent fit): the same probabilities on new patients."""
+    import statsmodels.api as sm
+
+    X_tr, y_tr, X_te, _ = data
+    numeric = ["age", "hb", "noise"]
+    X, Xt = X_tr[numeric].fillna(X_tr[numeric].median()), X_te[numeric].fillna(X_tr[numeric].median())
+    pipe = BY_NAME["logistic"].fit(X, y_tr, [], seed=0)
+    assert pipe.named_steps["model"].penalty_ == "none"
+    (p,) = BY_NAME["logistic"].fit_predict(X, y_tr, [Xt], [], seed=0)
+    glm = sm.GLM(y_tr, sm.add_constant(X.to_numpy()), family=sm.families.Binomial()).fit()
+    assert p == pytest.approx(glm.predict(sm.add_constant(Xt.to_numpy())), abs=1e-5)
+
+
+def test_logistic_on_separated_data_takes_a_negligible_penalty_and_says_so():
+    X = pd.DataFrame({"x": np.r_[np.linspace(-3, -0.1, 30), np.linspace(0.1, 3, 30)]})
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)  # complete separation at x = 0
+    pipe = BY_NAME["logistic"].fit(X, y, [], seed=0)
+    assert pipe.named_steps["model"].penalty_.startswith("l2, C=10000")
+    p = pipe.predict_proba(X)[:, 1]
+    assert np.all(np.isfinite(p)) and np.all((p[y == 1] > 0.5)) and np.all(p[y == 0] < 0.5)
+
+
+def test_a_saved_pipeline_loads_with_the_same_probabilities_and_refuses_foreign_types(data, tmp_path):
+    from clinpred.core.errors import RunError
+    from clinpred.core.models.tabular import load_pipeline, predict_yes, save_pipeline
+
+    X_tr, y_tr, X_te, _ = data
+    lasso = BY_NAME["lasso"]
+    pipe = lasso.fit(X_tr, y_tr, CATEGORICAL, seed=0, balance="oversample")  # the inner-oversampling LASSO
+    save_pipeline(pipe, tmp_path / "model.skops")
+    back = load_pipeline(tmp_path / "model.skops", lasso.trusted_modules)
+    assert np.array_equal(predict_yes(back, X_te, CATEGORICAL), predict_yes(pipe, X_te, CATEGORICAL))
+    with pytest.raises(RunError, match="does not trust"):
+        load_pipeline(tmp_path / "model.skops", ("sklearn.", "numpy."))  # its LASSO is clinpred's class
+    (tmp_path / "bad.skops").write_bytes(b"not a zip file")
+    with pytest.raises(RunError, match="not a readable skops file"):
+        load_pipeline(tmp_path / "bad.skops", lasso.trusted_modules)
