@@ -26,12 +26,13 @@ ADAPTER_FILES = ("adapters.safetensors", "adapter_config.json")
 class LoraFineTune(ModelAdapter):
     name = "lora"
     kind = "llm"
-    description = "LoRA fine-tune of an LLM on the answer token (best validation checkpoint), P(yes) from label tokens"
+    description = "LoRA fine-tune of an LLM (answer-token or label objective, end of turn trained), P(yes) from label tokens"
     params = LoraParams
     uses_llm = True
     resumable = True
     searchable = True
     default_method = True
+    revision = 2  # 2: the end of turn is trained, the label objective and selection keys (issue 22)
 
     def run_unit(self, work: UnitWork) -> Any:
         from clinpred.core.llm.llm_unit import run_llm_unit
