@@ -24,7 +24,10 @@ from clinpred.core.llm.tokens import decode, encode, hf_tokenizer
 from clinpred.core.bounds import Bound
 from clinpred.core.models.adapter import FittedModel, LoadContext, ModelAdapter
 from clinpred.core.models.baselines import GradientBoosting, Lasso, Logistic, Majority, RandomForest
+from clinpred.core.models.few_shot import FewShot
 from clinpred.core.models.lora import LoraFineTune
+from clinpred.core.models.probe import Probe
+from clinpred.core.models.zero_shot import ZeroShot
 from clinpred.core.evaluation.outcome import UnitOutcome
 from clinpred.core.models.tabular import FitInfo, TabularModel
 from clinpred.core.models.work import LLMSource, TrainingPart, UnitWork
@@ -53,6 +56,7 @@ __all__ = [
     "ClinpredError",
     "FamilySpec",
     "FeatureValue",
+    "FewShot",
     "FitInfo",
     "FittedModel",
     "GGUFArchitecture",
@@ -71,6 +75,7 @@ __all__ = [
     "ParsedOutput",
     "ParseStatus",
     "PluginError",
+    "Probe",
     "Prompt",
     "RandomForest",
     "Record",
@@ -83,6 +88,7 @@ __all__ = [
     "TrainingPart",
     "UnitOutcome",
     "UnitWork",
+    "ZeroShot",
     "decode",
     "encode",
     "hf_tokenizer",

@@ -44,7 +44,7 @@ def check_layer(model: Any, layer: int | None) -> None:
     """:class:`ConfigError` unless ``layer`` is None or a block index 1..n_blocks-1."""
     n = len(model.layers)
     if layer is not None and not (isinstance(layer, int) and 1 <= layer < n):
-        raise ConfigError(f"probe_layer = {layer!r} is not a block of this model: give 1..{n - 1} "
+        raise ConfigError(f"layer = {layer!r} is not a block of this model: give 1..{n - 1} "
                           "(the state after that many blocks) or leave it unset (after the final norm)")
 
 

@@ -97,7 +97,15 @@ def few_shot_prompts(book: Any, shot_idx: Sequence[int], patients: Sequence[int]
     ``labels``) placed as the family declares; ``book`` is the model's
     :class:`~clinpred.core.llm.llm_unit.PromptBook`. Every rendering is checked
     (:func:`render_checked`); ``model`` gives the context length to respect."""
-    task = book.task
-    shots = [Shot(user=book.prompt(int(j)).user, answer=task.answer(bool(labels[int(j)]))) for j in shot_idx]
+    return shot_prompts(book, make_shots(book, shot_idx, labels), patients, model=model)
+
+
+def make_shots(book: Any, shot_idx: Sequence[int], labels: Sequence[int] | np.ndarray) -> list[Shot]:
+    """The examples ``shot_idx`` of ``book``'s patients with their true answers."""
+    return [Shot(user=book.prompt(int(j)).user, answer=book.task.answer(bool(labels[int(j)]))) for j in shot_idx]
+
+
+def shot_prompts(book: Any, shots: Sequence[Shot], patients: Sequence[int], *, model: Any = None) -> list[str]:
+    """Scoring prompts of ``book``'s ``patients`` after ``shots`` (see :func:`few_shot_prompts`)."""
     placement = getattr(book.family, "few_shot", "turns")
     return [render_checked(book, with_shots(book.prompt(int(i)), shots, placement), shots, model) for i in patients]

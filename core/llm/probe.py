@@ -41,6 +41,8 @@ class ProbeFit:
     cs: tuple[float, ...] = field(converter=tuple)
     cv_log_loss: tuple[float, ...] = field(converter=tuple)
     layer: int | None = None
+    #: the same fit as a scikit-learn ``Pipeline`` (StandardScaler, LogisticRegression): what a run saves
+    estimator: Any = field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not (self.coef.shape == self.mean.shape == self.scale.shape and self.coef.ndim == 1):
@@ -105,7 +107,13 @@ def fit_probe(features: np.ndarray, labels: Sequence[int], *, seed: int = 0, fol
             p = model.predict_proba((x[val] - mean) / scale)[:, 1]
             losses[j] += log_loss(y[val], p, labels=[0, 1]) / k
     best = int(np.argmin(losses))
-    model, mean, scale = fit(x, y, cs[best])
-    return ProbeFit(coef=model.coef_[0], intercept=float(model.intercept_[0]), mean=mean, scale=scale,
-                    c=float(cs[best]), cs=tuple(float(c) for c in cs),
-                    cv_log_loss=tuple(float(v) for v in losses), layer=layer)
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("model", LogisticRegression(C=cs[best], max_iter=5000, class_weight=class_weight))])
+    pipe.fit(x, y)
+    scaler, model = pipe.named_steps["scale"], pipe.named_steps["model"]
+    return ProbeFit(coef=model.coef_[0], intercept=float(model.intercept_[0]), mean=scaler.mean_,
+                    scale=scaler.scale_, c=float(cs[best]), cs=tuple(float(c) for c in cs),
+                    cv_log_loss=tuple(float(v) for v in losses), layer=layer, estimator=pipe)

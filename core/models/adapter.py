@@ -49,6 +49,9 @@ class LoadContext:
     llm: Any = None  # clinpred.core.models.work.LLMSource
     batch_size: int | None = None  # patients scored at once (LLMs), when the user asks for another
     on_progress: Any = None  # (done, total) -> None
+    #: the run's own dataset (loaded on demand, its sha256 checked): for a fitted model that refers
+    #: to training rows (the few-shot arm's examples)
+    run_dataset: Any = None  # () -> Dataset
 
 
 class ModelAdapter:

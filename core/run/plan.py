@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+import attrs
 from attrs import define, field
 
 from clinpred.core.errors import ConfigError, FamilyUnavailableError, UnknownFamilyError
@@ -102,9 +103,10 @@ def _plan(config: ModelConfig, families: Families, overrides: dict[str, Any], fa
     except FamilyUnavailableError as exc:
         return ModelPlan(config.name, method, adapter.kind, uses_llm=True, model_id=config.model_id,
                          family_name=family_name or "?", unavailable=str(exc))
-    hyper: dict[str, Any] = dict(spec.hyperparameters)
+    keys = _keys(adapter)  # a family's or catalog entry's defaults apply to the methods that declare them
+    hyper: dict[str, Any] = {k: v for k, v in spec.hyperparameters.items() if k in keys}
     if entry:
-        hyper.update(entry[1].hyperparameters)
+        hyper.update({k: v for k, v in entry[1].hyperparameters.items() if k in keys})
     hyper.update(config.hyperparameters)
     applied = {k: v for k, v in overrides.items() if k in _keys(adapter)}
     hyper.update(applied)
@@ -130,6 +132,7 @@ def select_models(
     models: Sequence[str] = (),
     family_names: Sequence[str] = (),
     overrides: dict[str, Any] | None = None,
+    methods: Sequence[str] = (),
 ) -> list[ModelPlan]:
     """Resolve ``--model`` / ``--family`` choices (or the config's defaults) into LLM plans.
 
@@ -137,7 +140,8 @@ def select_models(
     ``--family`` or inferred from the id). ``--family`` alone selects the configured models of
     that family. An unknown family is a :class:`UnknownFamilyError` (exit 2); a family whose
     plugin failed only marks its models unavailable. ``overrides`` (e.g. ``--iters``) apply to the
-    models whose adapter declares them.
+    models whose adapter declares them. ``methods`` (``--method``, repeatable) gives every chosen
+    model one row per method (:func:`with_methods`).
     """
     overrides = overrides or {}
     for name in family_names:
@@ -181,13 +185,30 @@ def select_models(
         for ref in config.default_models:
             configured = config.model(ref)
             chosen.append(configured or ModelConfig(name=ref, model_id=ref))
+    if methods:
+        chosen = [row for m in chosen for row in with_methods(m, methods, families)]
     plans = [_plan(m, families, overrides, hint if models else None) for m in chosen]
     seen: set[str] = set()
     for plan in plans:
         if plan.name in seen:
-            raise ConfigError(f"model {plan.name!r} is selected twice; give each model once")
+            raise ConfigError(f"model {plan.name!r} is selected twice (a configured name, or a model NAME with "
+                              "--method METHOD as NAME-METHOD); give each model once or rename one in the config")
         seen.add(plan.name)
     return plans
+
+
+def with_methods(model: ModelConfig, methods: Sequence[str], families: Families) -> list[ModelConfig]:
+    """``model`` once per method: named as configured for its own method (the default method when it
+    names none), ``NAME-METHOD`` otherwise; its configured values go with the methods that declare them."""
+    own = model.method or default_method(families)
+    out = []
+    for method in dict.fromkeys(methods):
+        adapter = method_adapter(families, method, f"--method {method}")
+        keys = _keys(adapter)
+        hyper = {k: v for k, v in model.hyperparameters.items() if k in keys}
+        name = model.name if method == own else f"{model.name}-{method}"
+        out.append(attrs.evolve(model, name=name, method=method, hyperparameters=hyper))
+    return out
 
 
 def validate_config_families(config: RunConfig, families: Families) -> None:

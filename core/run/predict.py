@@ -51,6 +51,7 @@ class PredictSetup:
     adapter: str | None = None
     hyperparameters: dict[str, Any] = field(factory=dict)
     details: dict[str, Any] = field(factory=dict)  # the unit's details (model, training, fitted)
+    data: dict[str, Any] = field(factory=dict)  # run.json's dataset record (source, sha256)
 
 
 @define
@@ -144,7 +145,7 @@ def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None
                         threshold=threshold, schema=run_schema(run_info, config_path), batch_size=batch_size,
                         catalog=plan.get("catalog"), weights_sha256=loaded.get("gguf_sha256"),
                         model_id=plan.get("model_id"), adapter=entry.get("adapter") or plan.get("method"),
-                        hyperparameters=hyper, details=dict(unit.details))
+                        hyperparameters=hyper, details=dict(unit.details), data=dict(run_info.get("dataset") or {}))
 
 
 def check_saved_files(folder: Path, unit: UnitOutcome, model: str, *, legacy: bool) -> None:
@@ -204,7 +205,28 @@ def load_fitted(setup: PredictSetup, registry: Any, *, on_progress: Callable[[in
         base = base_model(setup, [entry for _, entry in registry.catalog()])
         llm = LLMSource(str(base), family, registry)
     return adapter.load(LoadContext(folder=setup.adapter_dir, details=setup.details, params=params, llm=llm,
-                                    batch_size=setup.batch_size, on_progress=on_progress))
+                                    batch_size=setup.batch_size, on_progress=on_progress,
+                                    run_dataset=lambda: run_dataset(setup)))
+
+
+def run_dataset(setup: PredictSetup) -> Any:
+    """The data file the run trained on, checked against the sha256 it recorded."""
+    import re
+
+    from clinpred.core.data.dataset import load_dataset, load_from_schema
+
+    source, digest = setup.data.get("source"), setup.data.get("sha256")
+    synthetic = re.search(r"n=(\d+), seed=(\d+)", str(source)) if setup.schema.is_synthetic else None
+    if synthetic:  # the bundled cohort: generated again (the sha256 below proves it is the same)
+        dataset = load_from_schema(setup.schema, n=int(synthetic[1]), seed=int(synthetic[2]))
+    elif not source or not Path(str(source)).is_file():
+        raise DataError(f"the run's data file {source!r} is not found from here; {setup.model!r} needs it "
+                        "(its examples are rows of it): run predict where the run's data are")
+    else:
+        dataset = load_dataset(source, setup.schema)
+    if digest and dataset.sha256 != digest:
+        raise DataError(f"{source}: its sha256 differs from the run's data; {setup.model!r} needs the run's own rows")
+    return dataset
 
 
 def predict_patients(setup: PredictSetup, dataset: Any, labels: list[int | None] | None, fitted: Any) -> Predictions:
