@@ -19,6 +19,9 @@ from clinpred.cli.progress import COMPARISON_COLUMNS, RunConsole, comparison_row
 @click.option("--family", "families", multiple=True, metavar="F", help="Run the configured models of family F (repeatable).")
 @click.option("--model", "models", multiple=True, metavar="NAME_OR_ID",
               help="A configured name, a catalog name, or a hub id / local path (repeatable).")
+@click.option("--method", "methods", multiple=True, metavar="NAME",
+              help="How each selected LLM is used: lora, probe, zero-shot, few-shot (repeatable: one row per method; "
+                   "rows are the model's name for its configured method, NAME-METHOD otherwise).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="model_configs.toml to use (default: the bundled one).")
 @click.option("--data", type=click.Path(dir_okay=False), help="A data file following the dataset schema: CSV/TSV, Parquet, Excel, SPSS/Stata/SAS (default: the synthetic cohort).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/run-YYYYmmdd-HHMMSS).")
@@ -55,7 +58,8 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
         iters: int | None, baselines_only: bool, no_baselines: bool, generate: bool | None,
         store_prompts: bool | None, resume: bool, executor: str | None, jobs: int | None,
         address: str | None, search: bool = False, trials: int | None = None,
-        baseline_names: tuple[str, ...] = (), fmt: str = "table", mlflow: str | None = None) -> None:
+        baseline_names: tuple[str, ...] = (), fmt: str = "table", mlflow: str | None = None,
+        methods: tuple[str, ...] = ()) -> None:
     """Fine-tune and evaluate LLMs against classical baselines, with honest statistics.
 
     With no options: the synthetic retained-placenta cohort, the embedded default model
@@ -67,7 +71,7 @@ def run(ctx: click.Context, families: tuple[str, ...], models: tuple[str, ...], 
 
     state = app(ctx)
     registry = state.registry
-    choices = RunChoices(config=config_path, data=data, out=out, families=families, models=models,
+    choices = RunChoices(config=config_path, data=data, out=out, families=families, models=models, methods=methods,
                          baselines=baseline_names or None, baselines_only=baselines_only, no_baselines=no_baselines,
                          cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate,
                          store_prompts=store_prompts, resume=resume, search=search, trials=trials,

@@ -44,14 +44,15 @@ def _progress(event: Any) -> None:
 
 def run(*, config: str | Path | None = None, data: str | Path | None = None, out: str | Path | None = None,
         family: str | Sequence[str] | None = None, model: str | Sequence[str] | None = None,
+        method: str | Sequence[str] | None = None,
         baseline: str | Sequence[str] | None = None, baselines_only: bool = False, no_baselines: bool = False,
         cv: int | None = None, repeats: int | None = None, seed: int | None = None, iters: int | None = None,
         generate: bool | None = None, store_prompts: bool | None = None, resume: bool = False,
         search: bool = False, trials: int | None = None, executor: str | None = None, jobs: int | None = None,
         address: str | None = None, plugins: Iterable[str] = (), strict_plugins: bool = False,
         progress: bool = True, mlflow: str | None = None) -> "RunResults":
-    """Run a comparison, as ``clinpred run`` does with the same options (``family``, ``model`` and
-    ``baseline`` take one name or a list; ``plugins``: local plugin files, as ``--plugin``). With
+    """Run a comparison, as ``clinpred run`` does with the same options (``family``, ``model``,
+    ``method`` and ``baseline`` take one name or a list; ``plugins``: local plugin files, as ``--plugin``). With
     no arguments: the synthetic cohort, the embedded default model and the default baselines.
     ``progress`` prints a line per finished unit to stderr; ``mlflow`` logs the finished run to that
     MLflow tracking URI (as ``--mlflow``)."""
@@ -69,6 +70,7 @@ def run(*, config: str | Path | None = None, data: str | Path | None = None, out
     plugin_paths = tuple(str(p) for p in plugins)
     registry = load_registry(plugin_paths, strict=strict_plugins)
     choices = RunChoices(config=config, data=data, out=out, families=_names(family), models=_names(model),
+                         methods=_names(method),
                          baselines=_names(baseline) or None, baselines_only=baselines_only, no_baselines=no_baselines,
                          cv=cv, repeats=repeats, seed=seed, iters=iters, generate=generate, store_prompts=store_prompts,
                          resume=resume, search=search, trials=trials, executor=executor, jobs=jobs, address=address,

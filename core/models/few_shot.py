@@ -52,7 +52,7 @@ class ShotPrompts:
 
 class FewShot(ModelAdapter):
     name = "few-shot"
-    kind = "llm"
+    kind = "llm-few-shot"
     description = "the untrained LLM with k class-balanced training examples in its prompt (in-context learning)"
     params = FewShotParams
     uses_llm = True

@@ -68,7 +68,7 @@ class FittedProbe:
 
 class Probe(ModelAdapter):
     name = "probe"
-    kind = "llm"
+    kind = "llm-probe"
     description = ("the frozen LLM as an encoder: an L2 logistic regression (C by inner CV) on its "
                    "last-prompt-token state")
     params = ProbeParams

@@ -86,7 +86,7 @@ def score_parts(work: UnitWork, fitted: FittedScoring, val_prompts: Sequence[str
 
 class ZeroShot(ModelAdapter):
     name = "zero-shot"
-    kind = "llm"
+    kind = "llm-zero-shot"
     description = "the untrained LLM: P(yes) from the label tokens renormalised over the labels (nothing trained)"
     params = NoParams
     uses_llm = True

@@ -32,6 +32,8 @@ class RunChoices:
     out: str | Path | None = None
     families: tuple[str, ...] = field(default=(), converter=tuple)
     models: tuple[str, ...] = field(default=(), converter=tuple)
+    #: ``--method``: every selected model once per method (rows NAME or NAME-METHOD)
+    methods: tuple[str, ...] = field(default=(), converter=tuple)
     baselines: tuple[str, ...] | None = field(default=None, converter=lambda v: None if v is None else tuple(v))
     baselines_only: bool = False
     no_baselines: bool = False
@@ -142,7 +144,7 @@ def build_request(choices: RunChoices, registry: Any, config: RunConfig | None =
     ev = _evaluation(config, choices)
     llm_plans = [] if choices.baselines_only else select_models(
         config, registry, models=choices.models, family_names=choices.families,
-        overrides={"num_iters": choices.iters} if choices.iters else {})
+        overrides={"num_iters": choices.iters} if choices.iters else {}, methods=choices.methods)
     _preflight(llm_plans)
     names = config.baselines if choices.baselines is None else choices.baselines
     base = [] if choices.no_baselines else baseline_plans(config, registry, names)

@@ -333,10 +333,13 @@ class Runner:
         rows = {p.name: ModelRow(p.kind, p.family_name, reference_candidate=not p.uses_llm and
                                  self.registry.model_adapter(p.adapter).informative) for p in self.request.plans}
         repeats = None if ev.protocol == "holdout" else {s.name: s.repeat for s in splits}  # sites: one repeat
+        methods = {p.name: p.adapter for p in self.request.plans if p.uses_llm}
         clusters = getattr(dataset, "groups", None)
         models: dict[str, Any] = {}
         for name, units in results.items():
             entry: dict[str, Any] = {"kind": rows[name].kind, "family": rows[name].family}
+            if methods.get(name):  # an LLM arm: how the LLM was used (lora, probe, zero-shot, few-shot)
+                entry["method"] = methods[name]
             if name in failed or len(units) < len(splits):
                 entry.update(status="failed", error=failed.get(name, "not every split completed"))
                 models[name] = entry
