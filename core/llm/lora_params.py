@@ -15,12 +15,11 @@ from typing import Any
 from attrs import define
 
 from clinpred.core import bounds as B
+from clinpred.core.llm.training_config import OBJECTIVES, SELECT_METRICS
 from clinpred.core.params import declared, param
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16", "quantized")
-#: the training objectives and checkpoint selections (core/llm/training_config.py, objectives.py)
-OBJECTIVES = ("answer-token", "label")
-SELECT_METRICS = ("auroc", "loss", "log_loss", "last")
+
 
 
 @define(frozen=True)

@@ -9,12 +9,15 @@ from typing import Any, NamedTuple
 from attrs import asdict, define, field
 
 from clinpred.core import bounds as B
-from clinpred.core.llm.lora_params import OBJECTIVES, SELECT_METRICS  # declared once, with the LoRA params
 from clinpred.core.llm.rendering import TokenizedExample
 
 CLASS_WEIGHTS = ("none", "balanced")
 #: fields that change speed, not results: left out of the resume fingerprint
 SPEED_ONLY = ("frozen_trunk_cache", "trunk_cache_mb")
+#: how the kept adapter is chosen: best validation AUROC, answer-token loss or label log-loss, or the last
+SELECT_METRICS = ("auroc", "loss", "log_loss", "last")
+#: the training objectives (see :mod:`clinpred.core.llm.objectives`)
+OBJECTIVES = ("answer-token", "label")
 
 
 class TrainItem(NamedTuple):
