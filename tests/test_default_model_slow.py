@@ -104,3 +104,26 @@ def test_the_readme_notebook_example_runs_as_written(pulled: Path, tmp_path: Pat
     assert "lasso" in scores and (tmp_path / "runs" / "notebook" / "metrics.json").is_file()
     fitted = namespace["clf"]
     assert fitted.get_params()["num_iters"] == 4 and fitted.get_params()["lora_rank"] is None  # the family's default
+
+
+def test_the_probe_and_zero_shot_arms_of_the_default_model(pulled: Path, tmp_path: Path) -> None:
+    """`--method probe --method zero-shot` on ~120 patients: one row each, finite AUROCs, and the
+    probe applied again by `clinpred predict` gives the run's test predictions."""
+    import math
+
+    from clirun import clinpred
+
+    data = tmp_path / "cohort.csv"
+    assert clinpred("data", "synth", "--n", "120", "-o", str(data)).code == 0
+    out = tmp_path / "run"
+    result = clinpred("-q", "run", "--model", NAME, "--method", "probe", "--method", "zero-shot", "--baseline", "lasso",
+                      "--no-generate", "--data", str(data), "--out", str(out))
+    assert result.code == 0, result.err
+    models = json.loads((out / "metrics.json").read_text())["models"]
+    for method in ("probe", "zero-shot"):
+        entry = models[f"{NAME}-{method}"]
+        assert entry["method"] == method and math.isfinite(entry["metrics"]["auroc"]["value"])
+    predicted = tmp_path / "p.csv"
+    assert clinpred("predict", str(out), "--model", f"{NAME}-probe", "--data", str(data), "-o", str(predicted)).code == 0
+    rows = {r.split(",")[0]: r for r in predicted.read_text().splitlines()[1:]}
+    assert len(rows) == 120
