@@ -27,7 +27,7 @@ def searched_units(units: dict[str, dict[str, Any]]) -> list[tuple[str, str, dic
 
 def curves_png(searches: Sequence[tuple[str, dict[str, Any]]]) -> bytes:
     """One panel per (model, split): the inner-validation objective of each trial against the step."""
-    from clinpred.core.report.plots import _color, _figure, _png
+    from clinpred.core.report.plot_base import PALETTE, _figure, _png
 
     n = len(searches)
     cols = min(n, 3)
@@ -42,7 +42,7 @@ def curves_png(searches: Sequence[tuple[str, dict[str, Any]]]) -> bytes:
                 continue
             steps, values = zip(*points)
             chosen = t["number"] == search.get("best_trial")
-            ax.plot(steps, values, color=_color(t["number"]), marker="o", markersize=3,
+            ax.plot(steps, values, color=PALETTE[t["number"] % len(PALETTE)], marker="o", markersize=3,
                     linewidth=2.2 if chosen else 1.0, linestyle="-" if t["state"] == "complete" else ":",
                     label=f"trial {t['number']}{' (chosen)' if chosen else ''}{' pruned' if t['state'] == 'pruned' else ''}")
         ax.set_title(title, fontsize=9)
