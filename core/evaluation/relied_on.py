@@ -86,8 +86,8 @@ def relied_on(units: Mapping[str, Any], repeats: Mapping[str, int] | None = None
                     "patients (the same for every model)",
             "repeats": done[0]["repeats"], "splits": len(done),
             "ci": "stratified bootstrap of the validation patients" if len(done) == 1 else
-                  "mean over splits +- 1.96 SE (SE: folds combined, averaged over repeats)",
-            "seconds": round(float(sum(p.get("seconds") or 0.0 for p in done)), 3)}
+                  "mean over splits +- 1.96 SE (SE: folds combined, averaged over repeats)"}
+        # (its time stays in the unit files: metrics.json is byte-identical for the same run on any executor)
     else:
         reasons = sorted({p["skipped"] for p in per_split if isinstance(p, dict) and p.get("skipped")})
         out["importance_note"] = "; ".join(reasons) or "not measured (the model's adapter gives no fitted model)"

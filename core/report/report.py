@@ -201,6 +201,8 @@ def build_report(run_dir: str | Path, *, parse: Any = None, shareable: bool = Fa
     from clinpred.core.report.diagnose import diagnose
 
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such run directory; give the --out directory of a `clinpred run`")
     metrics = read_metrics(run_dir)
     run_info = read_run_info(run_dir) or {}
     if metrics is None:

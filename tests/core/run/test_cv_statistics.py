@@ -64,7 +64,7 @@ def test_warnings_are_recorded_printed_and_reported(cv_run: dict) -> None:
     title, blocks = build_report(cv_run["_out"])
     text = to_markdown(blocks, title, "f")
     assert "patient-level cluster bootstrap" in text and "influence curve" in text
-    assert "van den Goorbergh" in text  # oversampling (the default) shifts calibration
+    assert "van den Goorbergh" not in text  # the note on oversampling's calibration shift: balance is "none" by default
     assert "lasso (configured reference" in text
     if warnings:
         assert "## Warnings" in text

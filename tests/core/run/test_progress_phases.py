@@ -131,7 +131,7 @@ def test_a_run_reports_its_scoring_and_generation_phases(tmp_path: Path) -> None
                       f'[[models]]\nname = "tiny"\nfamily = "qwen"\nmodel_id = "{tiny_model_dir("qwen2")}"\n'
                       f'lora_layers = 2\nbatch_size = 4\n')
     registry = load_registry()
-    request = build_request(RunChoices(config=config, data=data, out=tmp_path / "run", iters=3), registry)
+    request = build_request(RunChoices(config=config, data=data, out=tmp_path / "run", iters=3, models=("tiny",)), registry)
     events: list[Event] = []
     summary = Runner(request, registry, events.append).run()
     assert not summary.failed, summary.failed

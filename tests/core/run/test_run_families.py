@@ -74,7 +74,7 @@ def test_run_trains_and_scores_through_the_family_plugin(arch: str, family: str,
     assert run["models"][0]["hyperparameters"]["num_iters"] == 3
     # what it relied on: the same permutation importance as the baselines, through the prompts
     assert {e["feature"] for e in entry["importance"]} == set(run["dataset"]["features"])
-    assert entry["importance_method"]["repeats"] == 1 and entry["importance_method"]["seconds"] > 0
+    assert entry["importance_method"]["repeats"] == 1 and "seconds" not in entry["importance_method"]  # time: unit files
 
 
 def test_no_store_prompts_keeps_prompts_and_outputs_out(cohort, tmp_path: Path) -> None:

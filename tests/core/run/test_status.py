@@ -69,7 +69,8 @@ def test_cli_shows_current_step_and_reasons(tmp_path: Path) -> None:
 
 def test_dead_process_means_interrupted_and_saved_units_count(tmp_path: Path) -> None:
     _write_run(tmp_path, pid=_dead_pid(), updated=time.time() - 5)
-    write_json(tmp_path / "units" / "llm" / "r0f3.json", {"status": "done", "seconds": 99.0})  # saved after status.json
+    write_json(tmp_path / "units" / "llm" / "r0f3.json",  # saved after status.json
+               {"status": "done", "seconds": 99.0, "val": {}, "test": {}})
     s = read_run_status(tmp_path)
     assert s["process_alive"] is False and s["state"] == "interrupted"
     assert s["units"]["llm/r0f2"]["state"] == "interrupted"
