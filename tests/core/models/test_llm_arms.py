@@ -197,3 +197,35 @@ def test_method_rows_and_a_name_clash(tmp_path: Path) -> None:
 def test_an_unknown_method_on_the_command_line_is_exit_2(tmp_path: Path) -> None:
     result = clinpred("run", "--method", "few-shots", "--no-baselines", "--out", str(tmp_path / "r"))
     assert result.code == 2 and "few-shots" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_few_shot_prompt_past_the_context_fails_its_row_in_one_line(arms_run, tmp_path: Path) -> None:
+    from tiny_models import tiny_model_dir
+
+    _, data, _ = arms_run
+    config = tmp_path / "c.toml"
+    config.write_text(f'[run]\nmodels = ["q"]\n[[models]]\nname = "q"\nmodel_id = "{tiny_model_dir("qwen2")}"\n'
+                      'family = "qwen"\nmethod = "few-shot"\nshots = 40\n')
+    result = clinpred("run", "--config", str(config), "--no-baselines", "--data", str(data), "--out", str(tmp_path / "r"))
+    assert result.code == 1
+    error = json.loads((tmp_path / "r" / "metrics.json").read_text())["models"]["q"]["error"]
+    assert "but the model reads at most 2048" in error and "use at most" in error and "\n" not in error
+
+
+def test_the_search_can_tune_the_training_objective() -> None:
+    """In a search table a list ``objective`` is the training objective searched, a string the search's own."""
+    from clinpred.core.errors import ConfigError
+    from clinpred.core.run.search_config import parse_search
+
+    settings = parse_search({"search": {"objective": "val_loss"},
+                             "models": [{"name": "m", "search": {"objective": ["answer-token", "label"]}}]}, "c")
+    model, default = settings.for_model("m"), settings.default
+    assert model.objective == "val_loss" and [(p.name, p.choices) for p in model.params] == \
+        [("objective", ("answer-token", "label"))]
+    assert default.objective == "val_loss" and {p.name for p in default.params} == {"learning_rate", "lora_rank"}
+    top = parse_search({"search": {"objective": ["label"], "lora_rank": [4, 8]}}, "c").default
+    assert top.objective == "val_auroc" and {p.name for p in top.params} == {"objective", "lora_rank"}
+    with pytest.raises(ConfigError, match="objective = 'answer' is impossible; it must be one of answer-token, label"):
+        parse_search({"search": {"objective": ["answer", "label"]}}, "c")
+    with pytest.raises(ConfigError, match="objective = 'auc' is unknown"):
+        parse_search({"search": {"objective": "auc"}}, "c")
