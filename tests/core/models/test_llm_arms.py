@@ -229,3 +229,18 @@ def test_the_search_can_tune_the_training_objective() -> None:
         parse_search({"search": {"objective": ["answer", "label"]}}, "c")
     with pytest.raises(ConfigError, match="objective = 'auc' is unknown"):
         parse_search({"search": {"objective": "auc"}}, "c")
+
+
+def test_the_process_executor_gives_the_same_rows(arms_run, tmp_path: Path) -> None:
+    """The arms run in pool processes as in the driver: the same predictions, byte for byte."""
+    from tiny_models import tiny_model_dir
+
+    run, data, base = arms_run
+    args = ["run", "--model", str(tiny_model_dir("qwen2")), "--family", "qwen", "--baseline", "majority",
+            "--no-generate", "--data", str(data), "--out", str(tmp_path / "pool"), "--executor", "process",
+            "--jobs", "2", "--method", "probe", "--method", "zero-shot", "--method", "few-shot"]
+    result = clinpred(*args)
+    assert result.code == 0, result.err
+    for method in ("probe", "zero-shot", "few-shot"):
+        name = f"{_name(base, method)}.jsonl"
+        assert (tmp_path / "pool" / "predictions" / name).read_bytes() == (run / "predictions" / name).read_bytes()
