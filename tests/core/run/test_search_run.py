@@ -102,7 +102,7 @@ def test_the_runner_gives_the_trials_of_an_in_process_search(setup: dict[str, Pa
         cfg=load_config(setup["serial"]).search.for_model("tiny"), load=lambda: load_model(tiny_model_dir("qwen2")),
         book=lambda tok: PromptBook(registry, registry.family("qwen"), tok, task, dataset.records()),
         labels=dataset.labels, train_part=np.array(sorted(position[i] for i in split["train"])),
-        balance=run["evaluation"]["balance"], hyper=hyper, seed=unit_seed(42, 1), search_dir=setup["root"] / "direct",
+        balance="none", hyper=hyper, seed=unit_seed(42, 1), search_dir=setup["root"] / "direct",
         positive=task.positive, negative=task.negative, emit=lambda e: None, unit="tiny/r0f1")
     unit = json.loads((local / "units" / "tiny" / "r0f1.json").read_text())
     assert [(t["params"], t["value"]) for t in direct["trials"]] == [
