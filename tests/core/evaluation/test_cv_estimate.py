@@ -177,3 +177,43 @@ def test_cv_auroc_interval_is_widened_when_the_influence_curve_says_so(monkeypat
     wide = cv.cv_summarize(y, folds, n_resamples=400, seed=1)["auroc"]
     assert "widened" not in plain["ci_method"] and "widened" in wide["ci_method"]
     assert wide["ci"][0] < plain["ci"][0] and wide["ci"][1] > plain["ci"][1]
+
+
+def _unlike_fold_models(seed: int = 3):
+    """Folds whose 'models' differ a lot: the odd folds score with x, the even ones mostly with noise."""
+    x, y, tests = _cohort(n=200, seed=seed, repeats=2)
+    noise = np.random.default_rng(seed + 100).normal(size=x.size)
+    scores = [x[t] if k % 2 else 0.1 * x[t] + noise[t] for k, (_, t) in enumerate(tests)]
+    return x, y, tests, scores
+
+
+def test_fold_to_fold_standard_error_equals_the_spread_of_sklearn_fold_aucs_and_widens_the_interval():
+    from sklearn.metrics import roc_auc_score
+
+    _, y, tests, scores = _unlike_fold_models()
+    folds = [Fold(r, t, s, 0.5) for (r, t), s in zip(tests, scores)]
+    aucs = np.array([roc_auc_score(y[t], s) for (_, t), s in zip(tests, scores)]).reshape(2, 5)
+    expected = float(np.mean(aucs.std(axis=1, ddof=1) / math.sqrt(5)))
+    auroc = cv_summarize(y, folds, n_resamples=400, seed=1)["auroc"]
+    assert auroc["se_fold_to_fold"] == pytest.approx(expected, rel=1e-12)
+    assert expected > auroc["se_influence_curve"]  # the models differ more than the test samples explain
+    assert "widened" in auroc["ci_method"] and "fold-to-fold" in auroc["ci_method"]
+    lo, hi = auroc["ci"]
+    # the percentile interval is scaled until its resamples' SD is that SE: about a normal interval
+    assert hi - lo >= 2 * norm.ppf(0.975) * expected * 0.9
+
+
+def test_cv_difference_interval_is_widened_to_the_fold_to_fold_standard_error():
+    from sklearn.metrics import roc_auc_score
+
+    x, y, tests, scores = _unlike_fold_models(seed=4)
+    folds_a = [Fold(r, t, s, 0.5) for (r, t), s in zip(tests, scores)]
+    folds_b = [Fold(r, t, x[t], 0.5) for r, t in tests]
+    diffs = np.array([roc_auc_score(y[t], s) - roc_auc_score(y[t], x[t])
+                      for (_, t), s in zip(tests, scores)]).reshape(2, 5)
+    expected = float(np.mean(diffs.std(axis=1, ddof=1) / math.sqrt(5)))
+    res = cv_delong(y, folds_a, folds_b, n_resamples=400, seed=1)
+    assert res["se_fold_to_fold"] == pytest.approx(expected, rel=1e-12)
+    assert expected > res["se"] and "fold-to-fold" in res["ci_method"]
+    lo, hi = res["ci"]
+    assert hi - lo >= 2 * norm.ppf(0.975) * expected * 0.9
