@@ -122,6 +122,26 @@ class CatalogEntry:
         return source.sha256 if source is not None else None
 
 
+#: The gate activations clinpred's CPU kernels fuse (``GatedMLP.activation``).
+GATE_ACTIVATIONS = ("silu", "gelu_tanh")
+
+
+@define(frozen=True)
+class GatedMLP:
+    """An mlx-lm MLP class that computes ``down_proj(act(gate_proj(x)) * up_proj(x))`` inline
+    (rather than through ``activations.swiglu``, which the engine replaces for every model).
+
+    Declared by the family plugins whose architectures use one, so the engine never names an
+    architecture: on x86 CPUs its ``__call__`` is routed through the fused gate kernel.
+    ``module`` is the mlx-lm module (``mlx_lm.models.gemma3_text``), ``cls`` the class in it,
+    ``activation`` one of :data:`GATE_ACTIVATIONS` (``gelu_tanh``: ``nn.gelu_approx``).
+    """
+
+    module: str = field(validator=validators.matches_re(r"mlx_lm\.models\.[A-Za-z0-9_]+"))
+    cls: str = field(validator=validators.matches_re(r"[A-Za-z_][A-Za-z0-9_]*"))
+    activation: str = field(validator=validators.in_(GATE_ACTIVATIONS))
+
+
 #: Where a family's few-shot examples go (``FamilySpec.few_shot``).
 FEW_SHOT_PLACEMENTS = ("turns", "one-message")
 
@@ -155,6 +175,11 @@ class FamilySpec:
     #: default) or ``"one-message"`` (all in the final user message, for formats without
     #: multi-turn chat).
     few_shot: str = field(default="turns", validator=validators.in_(FEW_SHOT_PLACEMENTS))
+    #: mlx-lm MLP classes of the family's architectures that compute their gate inline (the CPU
+    #: kernels replace their ``__call__``; see :class:`GatedMLP`).
+    gated_mlps: tuple[GatedMLP, ...] = field(
+        default=(), converter=tuple, validator=validators.deep_iterable(validators.instance_of(GatedMLP))
+    )
 
     def matches(self, model_id: str) -> bool:
         """True when one of the family's patterns occurs in ``model_id``."""

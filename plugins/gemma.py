@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinpred.api import CatalogEntry, FamilySpec, GGUFChunks, GGUFWheel, Prompt, RenderedChat, hookimpl
+from clinpred.api import CatalogEntry, FamilySpec, GatedMLP, GGUFChunks, GGUFWheel, Prompt, RenderedChat, hookimpl
 from clinpred.plugins._gguf import GEMMA2, GEMMA3
 from clinpred.plugins._chat import render_family
 from clinpred.plugins._defaults import study_lora
@@ -86,6 +86,8 @@ SPEC = FamilySpec(
         ),
     ),
     gguf_architectures=(GEMMA3, GEMMA2),
+    # gemma3_text's MLP computes nn.gelu_approx(gate) * up inline, not through activations.swiglu
+    gated_mlps=(GatedMLP(module="mlx_lm.models.gemma3_text", cls="MLP", activation="gelu_tanh"),),
 )
 
 

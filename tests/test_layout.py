@@ -8,6 +8,7 @@ lower stage to a higher one.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,38 @@ def test_the_model_rule_catches_a_named_baseline(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text('def f(spec):\n    if spec.kind == "baseline" and spec.name == "lasso":\n        return 1\n')
     assert "lasso" in _string_constants(bad) and _kind_comparisons(bad) == [2]
+
+
+#: mlx-lm modules every architecture shares (the engine may patch or import these)
+SHARED_MLX_LM_MODULES = {"base", "activations", "cache", "rope_utils", "switch_layers"}
+
+
+def _architecture_modules(path: Path) -> set[str]:
+    """``mlx_lm.models.<architecture>`` names in ``path``'s code (imports and string constants, not
+    docstrings)."""
+    found = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    for node in ast.walk(tree):
+        if id(node) in docs:
+            continue  # a docstring may explain what a plugin declares
+        texts = [node.value] if isinstance(node, ast.Constant) and isinstance(node.value, str) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        for text in texts:
+            found.update(m for m in re.findall(r"mlx_lm\.models\.(\w+)", text) if m not in SHARED_MLX_LM_MODULES)
+    return found
+
+
+def test_the_engine_names_no_architecture() -> None:
+    """Architecture knowledge (e.g. which mlx-lm MLP computes its gate inline) is declared by family
+    plugins (``FamilySpec.gated_mlps``, ``gguf_architectures``), never written into core/."""
+    for path in MODULES:
+        named = sorted(_architecture_modules(path))
+        assert not named, f"{path.relative_to(ROOT)} names the mlx-lm architecture(s) {named}: declare it in a plugin"
+
+
+def test_the_architecture_rule_catches_a_patched_model_module(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('import sys\nm = sys.modules.get("mlx_lm.models.gemma3_text")\nfrom mlx_lm.models import base\n')
+    assert _architecture_modules(bad) == {"gemma3_text"}

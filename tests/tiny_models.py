@@ -108,15 +108,23 @@ def tiny_model_dir(arch: str, *, seed: int = 0, layers: int = 2) -> Path:
     return _BUILT[key]
 
 
+def builtin_gated_mlps() -> tuple[Any, ...]:
+    """Every ``GatedMLP`` the built-in families declare (what clinpred's loader passes for them)."""
+    from clinpred.registry import load_registry
+
+    return tuple(m for family in load_registry().families() for m in family.gated_mlps)
+
+
 def load_tiny(arch: str, **kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer wrapper) of :func:`tiny_model_dir` through ``mlx_lm.load``, with the CPU
-    kernels installed as clinpred's loader does (where they apply; ``CLINPRED_NO_KERNELS=1``: off)."""
+    kernels installed as clinpred's loader does for the built-in families (where they apply;
+    ``CLINPRED_NO_KERNELS=1``: off)."""
     import mlx_lm
 
     from clinpred.core.weights.mlx_compat import install_cpu_kernels
 
     loaded = mlx_lm.load(str(tiny_model_dir(arch, **kwargs)))
-    install_cpu_kernels()
+    install_cpu_kernels(builtin_gated_mlps())
     return loaded
 
 

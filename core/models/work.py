@@ -50,7 +50,8 @@ class LLMSource:
         """The base model (catalog entry, local directory or hub id) with the precision policy."""
         from clinpred.core.weights.loading import load_base_model
 
-        return load_base_model(self.model_id, self.catalog, precision=precision, adapter_path=adapter_path)
+        return load_base_model(self.model_id, self.catalog, precision=precision, adapter_path=adapter_path,
+                               gated_mlps=getattr(self.family, "gated_mlps", ()))
 
 
 @define

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from attrs import define
 
 from clinpred.core.errors import ModelError
+from clinpred.core.values import GatedMLP
 from clinpred.core.weights.model_source import import_gguf, local_path, pull_catalog_entry, resolve_source
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -134,8 +135,10 @@ def apply_precision(model: Any, precision: str) -> Any:
     return model
 
 
-def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str | Path | None = None) -> LoadedModel:
-    """Load a local MLX model directory or a hub id, apply the precision policy, add adapters."""
+def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str | Path | None = None,
+               gated_mlps: Iterable[GatedMLP] = ()) -> LoadedModel:
+    """Load a local MLX model directory or a hub id, apply the precision policy, add adapters;
+    ``gated_mlps`` (the family's ``FamilySpec.gated_mlps``) get the CPU kernels too."""
     from clinpred.core.weights import blas
     from clinpred.core.weights.device import resolve_precision
 
@@ -154,7 +157,7 @@ def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str
     model = apply_precision(model, resolved)
     from clinpred.core.weights.mlx_compat import install_cpu_kernels
 
-    install_cpu_kernels()  # vectorized CPU kernels for this model's architecture (x86 CPUs)
+    install_cpu_kernels(gated_mlps)  # vectorized CPU kernels for this model's architecture (x86 CPUs)
     if adapter_path is not None:
         adapters = Path(adapter_path)
         if not (adapters / "adapter_config.json").is_file():
@@ -177,11 +180,11 @@ def load_model(source: str | Path, *, precision: str = "auto", adapter_path: str
 
 
 def load_base_model(model_id: str, catalog: Any = None, *, precision: str = "auto",
-                    adapter_path: str | Path | None = None) -> LoadedModel:
+                    adapter_path: str | Path | None = None, gated_mlps: Iterable[GatedMLP] = ()) -> LoadedModel:
     """The base LLM of a model entry: its catalog entry (pulled once into the cache, then offline),
     a local MLX directory or a hub id, loaded with the precision policy (and ``adapter_path``)."""
     source = resolve_source(model_id, [catalog] if catalog is not None else [])
-    return load_model(source, precision=precision, adapter_path=adapter_path)
+    return load_model(source, precision=precision, adapter_path=adapter_path, gated_mlps=gated_mlps)
 
 
 __all__ = [

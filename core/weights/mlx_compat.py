@@ -22,7 +22,8 @@ Pinned to mlx-lm 0.32.x (pyproject: ``mlx-lm>=0.32.2,<0.33``). What is relied on
   ``models.cache.make_prompt_cache`` gives plain ``KVCache`` objects (``state`` = keys, values,
   offset) for full-attention models, and a multi-token call with such a cache attends causally
   from its offset (:func:`prefix_cache`).
-- CPU kernels: the MLP gate (``models.activations.swiglu``, gemma3_text's ``MLP.__call__``) and
+- CPU kernels: the MLP gate (``models.activations.swiglu``, and the MLP classes a family declares
+  in ``FamilySpec.gated_mlps``) and
   attention (``models.base.scaled_dot_product_attention``) are routed through clinpred's
   vectorized kernels on x86 CPUs by :func:`install_cpu_kernels` (see :mod:`.mlx_kernels`).
 """
@@ -34,9 +35,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from clinpred.core.errors import ModelError, TrainingError
+from clinpred.core.values import GatedMLP
 
 #: mlx-lm minor version this module is written against.
 MLX_LM_SERIES = "0.32."
@@ -60,13 +62,14 @@ def check_mlx_lm_version() -> str:
 # ---------------------------------------------------------------- loading
 
 
-def install_cpu_kernels() -> bool:
+def install_cpu_kernels(gated_mlps: Iterable[GatedMLP] = ()) -> bool:
     """Use clinpred's vectorized CPU kernels in mlx-lm's models from now on, where they apply
-    (x86_64 Linux CPU, float32; built on first use; ``CLINPRED_NO_KERNELS=1`` turns them off).
-    Idempotent; run after every model load. True when they are in use."""
+    (x86_64 Linux CPU, float32; built on first use; ``CLINPRED_NO_KERNELS=1`` turns them off),
+    and in the MLP classes a family declares (``FamilySpec.gated_mlps``). Idempotent; run after
+    every model load. True when they are in use."""
     from clinpred.core.weights import mlx_kernels
 
-    return mlx_kernels.install()
+    return mlx_kernels.install(gated_mlps)
 
 
 def load_model(path: str | Path, adapter_path: str | Path | None = None) -> tuple[Any, Any]:

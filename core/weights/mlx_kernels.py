@@ -4,8 +4,9 @@ Called only through :func:`clinpred.core.weights.mlx_compat.install_cpu_kernels`
 0.32's model files do, and what is replaced:
 
 - the MLP gate: ``activations.swiglu(gate, up)`` (``nn.silu(gate) * up``, imported by name into
-  llama/mistral, qwen2, qwen3, phi3 and most other architectures) -> :func:`swiglu`; gemma3_text's
-  ``MLP.__call__`` computes ``nn.gelu_approx(gate) * up`` inline -> :func:`gelu_mlp_call`;
+  llama/mistral, qwen2, qwen3, phi3 and most other architectures) -> :func:`swiglu`; an MLP class
+  that computes its gate inline (gemma3_text's ``nn.gelu_approx(gate) * up``) is declared by its
+  family plugin (``FamilySpec.gated_mlps``) and its ``__call__`` replaced (:data:`MLP_CALLS`);
 - attention: ``base.scaled_dot_product_attention(q, k, v, cache, scale, mask, sinks)`` (imported by
   name) -> :func:`scaled_dot_product_attention`. On the CPU, MLX's
   ``mx.fast.scaled_dot_product_attention`` is not fused: it runs its fallback (scale q, matmul,
@@ -25,18 +26,20 @@ the CPU back to MLX unchanged); mlx-lm's helpers are replaced where mlx-lm binds
 Each replacement calls the kernel only when it applies (kernels in use and switched on, float32,
 MLX's default device is the CPU, no attention sinks, no quantized KV cache) and mlx-lm's own
 function otherwise, so installing is safe on any device. :func:`install` patches the shared
-helpers at their source (models imported later pick them up) and every model module already
-imported; it is idempotent and cheap, so it runs after every model load.
+helpers at their source (models imported later pick them up), every model module already
+imported and the declared MLP classes; it is idempotent and cheap, so it runs after every model
+load.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from clinpred.core.values import GatedMLP
 from clinpred.core.weights import cpu_kernels
 
-_ORIGINAL: dict[str, Callable[..., Any]] = {}  # "swiglu", "sdpa", "rope", "rms_norm", "gemma3_text.MLP"
+_ORIGINAL: dict[str, Callable[..., Any]] = {}  # "swiglu", "sdpa", "rope", "rms_norm", "<module>.<class>"
 
 
 def _remember() -> None:
@@ -80,8 +83,35 @@ def gelu_gate(gate: Any, x: Any) -> Any:
 
 
 def gelu_mlp_call(self: Any, x: Any) -> Any:
-    """gemma3_text's ``MLP.__call__`` with :func:`gelu_gate`."""
+    """A gated MLP's ``__call__`` with :func:`gelu_gate` (``down_proj(gelu_approx(gate) * up)``)."""
     return self.down_proj(gelu_gate(self.gate_proj(x), self.up_proj(x)))
+
+
+def silu_mlp_call(self: Any, x: Any) -> Any:
+    """A gated MLP's ``__call__`` with :func:`swiglu` (``down_proj(silu(gate) * up)``)."""
+    return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
+
+
+#: ``GatedMLP.activation`` -> the ``__call__`` that replaces the class's own
+MLP_CALLS: dict[str, Callable[[Any, Any], Any]] = {"gelu_tanh": gelu_mlp_call, "silu": silu_mlp_call}
+
+
+def patch_gated_mlps(mlps: Iterable[GatedMLP]) -> list[str]:
+    """Replace the ``__call__`` of each declared MLP class whose module is loaded; the names
+    ``module.cls`` patched (a module not yet imported is not this model's architecture)."""
+    patched = []
+    for mlp in mlps:
+        module = sys.modules.get(mlp.module)
+        cls = getattr(module, mlp.cls, None) if module is not None else None
+        if not isinstance(cls, type):
+            continue
+        ours = MLP_CALLS[mlp.activation]
+        key = f"{mlp.module}.{mlp.cls}"
+        if cls.__dict__.get("__call__") is not ours:
+            _ORIGINAL.setdefault(key, cls.__dict__.get("__call__"))
+            cls.__call__ = ours
+        patched.append(key)
+    return patched
 
 
 def attention(k: Any, queries: Any, keys: Any, values: Any, scale: float, mask: Any) -> Any:
@@ -180,9 +210,9 @@ def rms_norm(x: Any, weight: Any, eps: float, *, stream: Any = None) -> Any:
     return k.rms_norm(x, weight, eps)
 
 
-def install() -> bool:
-    """Route mlx-lm's gate and attention helpers through :mod:`.cpu_kernels` (when they are in
-    use in this process); True when installed."""
+def install(gated_mlps: Iterable[GatedMLP] = ()) -> bool:
+    """Route mlx-lm's gate and attention helpers, and the declared ``gated_mlps``, through
+    :mod:`.cpu_kernels` (when they are in use in this process); True when installed."""
     if not cpu_kernels.status().in_use:
         return False
     from mlx_lm.models import activations, base
@@ -202,12 +232,9 @@ def install() -> bool:
         for attr, (original, ours) in replacements.items():
             if getattr(module, attr, None) is original:
                 setattr(module, attr, ours)
-    gemma = sys.modules.get("mlx_lm.models.gemma3_text")
-    if gemma is not None and getattr(gemma.MLP, "__call__", None) is not gelu_mlp_call:
-        _ORIGINAL.setdefault("gemma3_text.MLP", gemma.MLP.__call__)
-        gemma.MLP.__call__ = gelu_mlp_call
+    patch_gated_mlps(gated_mlps)
     return True
 
 
-__all__ = ["attention", "gelu_gate", "gelu_mlp_call", "install", "rms_norm", "rope", "scaled_dot_product_attention",
-           "swiglu"]
+__all__ = ["MLP_CALLS", "attention", "gelu_gate", "gelu_mlp_call", "install", "patch_gated_mlps", "rms_norm", "rope",
+           "scaled_dot_product_attention", "silu_mlp_call", "swiglu"]
