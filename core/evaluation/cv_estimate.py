@@ -61,10 +61,12 @@ from clinpred.core.evaluation.metrics import COUNT_METRICS, INTERVAL_METRICS, MA
 from clinpred.core.evaluation.resampling import CLASS_CONDITIONAL, cluster_weights  # noqa: F401  (re-exported)
 
 #: ``ci_method`` of the cross-validation intervals: the estimator, per-metric methods
+_AUROC_WIDENED = ("; the AUROC's widened about the estimate to the larger of the influence-curve and fold-to-fold "
+                  "standard errors where its spread is smaller")
 CV_CI_METHOD = ("patient-level cluster bootstrap (percentile), statistic per repeat then averaged: stratified by "
                 "outcome for AUROC, sensitivity, specificity, balanced accuracy and balance gap, unstratified for "
-                "the others")
-CV_GROUP_CI_METHOD = "group-level cluster bootstrap (percentile), statistic per repeat then averaged"
+                "the others" + _AUROC_WIDENED)
+CV_GROUP_CI_METHOD = "group-level cluster bootstrap (percentile), statistic per repeat then averaged" + _AUROC_WIDENED
 CV_STRATIFIED_METHOD = ("patient-level cluster bootstrap stratified by outcome (percentile), statistic per repeat "
                         "then averaged")
 CV_PATIENT_METHOD = "patient-level cluster bootstrap, unstratified (percentile), statistic per repeat then averaged"
