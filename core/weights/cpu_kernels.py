@@ -62,9 +62,14 @@ _imported: dict[Path, ModuleType] = {}  # an extension is imported once per proc
 _loading = False  # while status() decides: the wrappers use MLX's own ops (the self-check's references)
 
 
+def switched_off() -> bool:
+    """True when the environment turns the kernels off (``CLINPRED_NO_KERNELS`` set, not 0)."""
+    return os.environ.get(NO_KERNELS_ENV, "").strip() not in ("", "0")
+
+
 def _off_reason() -> str | None:
     """Why the kernels are not for this process, before trying to build (None: go ahead)."""
-    if os.environ.get(NO_KERNELS_ENV, "").strip() not in ("", "0"):
+    if switched_off():
         return f"switched off ({NO_KERNELS_ENV}=1)"
     machine = platform.machine().lower()
     if sys.platform != "linux" or machine not in ("x86_64", "amd64"):
@@ -234,4 +239,4 @@ def reset() -> None:
     _status, _module = None, None
 
 
-__all__ = ["KernelStatus", "NO_KERNELS_ENV", "THREADS_ENV", "active", "reset", "self_check", "status", "switched"]
+__all__ = ["KernelStatus", "NO_KERNELS_ENV", "THREADS_ENV", "active", "reset", "self_check", "status", "switched", "switched_off"]

@@ -59,6 +59,8 @@ def test_cpu_kernels_give_the_plain_losses_and_probabilities(arch, tmp_path):
     status = cpu_kernels.status()
     if not (sys.platform == "linux" and platform.machine() == "x86_64"):
         pytest.skip("the kernels are for x86_64 Linux CPUs only")
+    if cpu_kernels.switched_off():
+        pytest.skip("the kernels are switched off (CLINPRED_NO_KERNELS=1)")
     assert status.in_use, status.reason
     model_on, _, on = _train(arch, tmp_path / "on", frozen_trunk_cache=False)
     with cpu_kernels.switched(False):

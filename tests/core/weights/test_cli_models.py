@@ -68,7 +68,7 @@ def test_doctor_says_whether_the_cpu_kernels_are_in_use(runner: CliRunner, monke
     try:
         cpu_kernels.reset()
         kernels = _json(runner, "doctor", "--json")["kernels"]
-        if sys.platform == "linux" and platform.machine() == "x86_64":  # this project's machines
+        if sys.platform == "linux" and platform.machine() == "x86_64" and not cpu_kernels.switched_off():
             assert kernels["in_use"] is True and kernels["isa"] in ("avx512", "avx2"), kernels
             assert kernels["path"].endswith(".so") and kernels["threads"] >= 1
             assert "CPU kernels" in runner.invoke(cli, ["doctor"]).output

@@ -40,7 +40,10 @@ pytestmark = pytest.mark.skipif(not X86_LINUX, reason="the kernels are for x86_6
 
 @pytest.fixture(scope="module")
 def k():
-    """The kernel module; on an x86_64 Linux machine the kernels must be in use (built if needed)."""
+    """The kernel module; on an x86_64 Linux machine the kernels must be in use (built if needed),
+    unless the suite runs with them switched off (``CLINPRED_NO_KERNELS=1``)."""
+    if cpu_kernels.switched_off():
+        pytest.skip("the kernels are switched off (CLINPRED_NO_KERNELS=1)")
     status = cpu_kernels.status()
     assert status.in_use, f"the kernels are not in use on this x86_64 Linux machine: {status.reason}"
     return cpu_kernels.active()
@@ -410,6 +413,7 @@ def test_the_environment_switch_turns_them_off(monkeypatch):
 
 
 def test_no_compiler_is_one_warning_and_mlx_s_ops(monkeypatch, tmp_path):
+    monkeypatch.delenv(cpu_kernels.NO_KERNELS_ENV, raising=False)  # the build path, even in a kernels-off run
     monkeypatch.setenv(kernel_build.KERNELS_DIR_ENV, str(tmp_path / "kernels"))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     cpu_kernels.reset()
