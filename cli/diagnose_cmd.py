@@ -71,7 +71,7 @@ def _print(report: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=click.Path())
 @click.option("--family", metavar="F", help="Family whose plugin parses the outputs (required for files clinpred did not write).")
 @click.option("--text-column", metavar="C", help="Column of the raw outputs (default: raw_output, output, text or response).")
 @click.option("--label-column", metavar="C", default="label", show_default=True, help="Column of the true labels (0/1, yes/no).")

@@ -10,7 +10,7 @@ from clinpred.core import bounds as B
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.option("--model", "model", required=True, metavar="NAME",
               help="A model of the run: a fine-tuned LLM or a baseline (its name in the comparison table).")
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="New patients: a data file (CSV/TSV, Parquet, Excel, SPSS/Stata/SAS) with the run's columns (the outcome column is optional).")

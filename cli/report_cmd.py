@@ -9,7 +9,7 @@ from clinpred.cli.output import TABLE_FORMATS, echo_table
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.option("--html/--no-html", default=True, show_default=True, help="Also write report.html (figures embedded).")
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
               help="Also print the model comparison table on stdout: table, csv (every estimate as value, "

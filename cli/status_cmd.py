@@ -98,7 +98,7 @@ def _print(s: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def status(run_dir: str, as_json: bool) -> None:
     """Show a running or interrupted run: units done / running / failed / pending, the current

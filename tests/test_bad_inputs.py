@@ -367,3 +367,18 @@ def test_top_level_help_says_how_the_default_model_is_obtained_and_where_runs_go
     assert result.code == 0
     assert "fetched once from PyPI" in result.out and "offline" in result.out
     assert "runs/run-YYYYmmdd-HHMMSS" in result.out
+
+
+@pytest.mark.parametrize("command", [("report",), ("status",), ("diagnose",), ("predict", "--model", "lasso")])
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_a_run_dir_that_is_a_file_or_missing_is_one_line(command: tuple[str, ...], kind: str, tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    if kind == "file":
+        target.write_text("{}")
+    extra = ("--data", str(target), "-o", str(tmp_path / "out.csv")) if command[0] == "predict" else ()
+    result = clinpred(*command, str(target), *extra)
+    _one_clean_line(result)
+    if command[0] == "diagnose":  # PATH may be a run directory or a file of outputs
+        assert ("no model outputs found" if kind == "file" else "no such file or directory") in result.err
+    else:
+        assert ("is a file, not a run directory" if kind == "file" else "no such run directory") in result.err

@@ -20,7 +20,7 @@ from clinpred.core.errors import DataError
 from clinpred.core.report.outputs_io import ModelOutputs, read_run_outputs
 from clinpred.core.report.report_relied_on import relied_on_blocks
 from clinpred.core.report.table_one import cohort_blocks
-from clinpred.core.run.rundir import read_metrics, read_run_info
+from clinpred.core.run.rundir import existing_run_dir, read_metrics, read_run_info
 from clinpred.core.report.report_stats import (
     site_blocks,
     smooth_calibration_blocks,
@@ -200,9 +200,7 @@ def build_report(run_dir: str | Path, *, parse: Any = None, shareable: bool = Fa
     example prompts and raw-output examples): the copy given to a tracker."""
     from clinpred.core.report.diagnose import diagnose
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run directory; give the --out directory of a `clinpred run`")
+    run_dir = existing_run_dir(run_dir, "give the --out directory of a `clinpred run`")
     metrics = read_metrics(run_dir)
     run_info = read_run_info(run_dir) or {}
     if metrics is None:

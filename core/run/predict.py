@@ -24,7 +24,7 @@ from clinpred.core.atomic import write_text
 from clinpred.core.errors import ConfigError, DataError, ModelError, RunDirectoryError, RunError, UserError
 from clinpred.core.evaluation.outcome import UnitOutcome
 from clinpred.core.models.work import FITTED, sha256_file
-from clinpred.core.run.rundir import RunDirectory, read_metrics, read_run_info
+from clinpred.core.run.rundir import RunDirectory, existing_run_dir, read_metrics, read_run_info
 
 BUNDLED_CONFIG = "model_configs.toml (bundled)"
 #: what older runs saved of a fine-tuned LLM (before every saved file had a recorded sha256)
@@ -99,7 +99,7 @@ def run_schema(run_info: dict[str, Any], config_path: str | Path | None = None) 
 def plan_prediction(run_dir: str | Path, model: str, *, split: str | None = None,
                     config_path: str | Path | None = None, batch_size: int | None = None) -> PredictSetup:
     """Find everything needed to apply ``model`` of the run in ``run_dir`` (clear errors otherwise)."""
-    run_dir = Path(run_dir)
+    run_dir = existing_run_dir(run_dir, "give RUN_DIR of `clinpred run`")
     run_info, metrics = _run_files(run_dir)
     llms = {m["name"]: m for m in run_info.get("models") or [] if isinstance(m, dict) and "name" in m}
     adapters = run_info.get("adapters") if isinstance(run_info.get("adapters"), dict) else {}

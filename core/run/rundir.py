@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clinpred.core.atomic import write_json, write_jsonl
-from clinpred.core.errors import CorruptRunFileError, RunDirectoryError
+from clinpred.core.errors import CorruptRunFileError, DataError, RunDirectoryError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -129,6 +129,15 @@ def _check_parts(data: dict[str, Any], path: Path, parts: dict[str, tuple[type |
         if any(not isinstance(v, kind) for v in (values.values() if isinstance(values, dict) else values)):
             raise CorruptRunFileError(f'{path} is corrupt (an item of "{key}" is not {what}); {recovery(path)}')
     return data
+
+
+def existing_run_dir(run_dir: str | Path, hint: str) -> Path:
+    """``run_dir`` as a path when it is a directory, else one line saying what it is and ``hint``."""
+    path = Path(run_dir)
+    if path.is_dir():
+        return path
+    what = "is a file, not a run directory" if path.exists() else "no such run directory"
+    raise DataError(f"{path}: {what}; {hint}")
 
 
 def read_run_info(run_dir: Path) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clinpred.core.errors import CorruptRunFileError, DataError
-from clinpred.core.run.rundir import read_json_file, read_run_info, read_status
+from clinpred.core.run.rundir import existing_run_dir, read_json_file, read_run_info, read_status
 
 UNIT_STATES = ("done", "running", "failed", "pending")
 
@@ -119,9 +119,7 @@ def read_run_status(run_dir: str | Path, *, now: float | None = None) -> dict[st
     ``state`` is ``running`` (the writer is alive), ``interrupted`` (recorded as running but the
     process is gone), ``complete``, or ``unknown`` (no status recorded).
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run directory; give RUN_DIR of `clinpred run`")
+    run_dir = existing_run_dir(run_dir, "give RUN_DIR of `clinpred run`")
     now = time.time() if now is None else now
     status = read_status(run_dir) or {}
     run_info = read_run_info(run_dir) or {}
