@@ -8,13 +8,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from clirun import clinpred
+from clirun import clinpred, spawn
 
 CONFIG = """
 [run]
@@ -60,8 +59,8 @@ def test_kill_9_mid_training_then_resume_matches_an_uninterrupted_run(setup, tmp
     assert clinpred(*_args(setup, reference)).code == 0
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn(_args(setup, out),
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = out / "adapters" / "tiny" / "checkpoint"
     deadline = time.time() + 300
     killed_at = None
@@ -131,8 +130,8 @@ def test_an_unwritable_run_directory_is_one_line(setup, tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(setup, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(_args(setup, out),
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         try:
@@ -168,9 +167,9 @@ def test_a_pool_worker_killed_mid_training_is_retried_from_its_checkpoint(setup,
     assert clinpred(*_args(setup, reference)).code == 0
 
     out = tmp_path / "pool"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out),
-                             "--executor", "process", "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([*_args(setup, out),
+                 "--executor", "process", "--jobs", "1"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = out / "adapters" / "tiny" / "checkpoint"
     deadline, killed = time.time() + 300, None
     while time.time() < deadline and proc.poll() is None:
@@ -191,9 +190,9 @@ def test_a_pool_worker_killed_mid_training_is_retried_from_its_checkpoint(setup,
 
 def test_ctrl_c_with_a_process_pool_stops_its_workers_at_once(setup, tmp_path: Path) -> None:
     out = tmp_path / "pool-interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out),
-                             "--executor", "process", "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([*_args(setup, out),
+                 "--executor", "process", "--jobs", "1"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, worker = time.time() + 300, None
     while time.time() < deadline and proc.poll() is None:
         entry = _running_llm(out)

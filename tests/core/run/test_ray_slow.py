@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from clirun import clinpred  # noqa: E402
+from clirun import clinpred, spawn  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -139,9 +139,9 @@ lora_rank = [2, 4]
 def test_a_driver_killed_mid_run_resumes_with_another_executor(cluster, setup, tmp_path, tmp_path_factory) -> None:
     local = _local(setup, tmp_path_factory, 200)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 200), "--executor", "ray",
-                             "--address", cluster.address], env=cluster.env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn([*_args(setup, out, 200), "--executor", "ray",
+                 "--address", cluster.address], env=cluster.env(),
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         running = _status(out).get("running") or {}
@@ -187,9 +187,9 @@ def test_ctrl_c_of_a_ray_driver_stops_its_units_on_the_cluster(cluster, setup, t
     """SIGTERM (Slurm's time limit, scancel) stops the run like Ctrl-C, though ray.init installs
     a SIGTERM handler of its own (issue 25, item 1)."""
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *_args(setup, out, 400), "--executor", "ray",
-                             "--address", cluster.address], env=cluster.env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([*_args(setup, out, 400), "--executor", "ray",
+                 "--address", cluster.address], env=cluster.env(),
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         running = _status(out).get("running") or {}
@@ -227,9 +227,9 @@ def test_a_worker_node_killed_mid_unit_is_retried_from_its_last_acknowledged_che
                       "[execution.resources]\nworker_node = 1\n")
     out = tmp_path / "node-killed"
     args = [a if a != str(config) else str(pinned) for a in _args(setup, out, 200)]
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args, "--executor", "ray",
-                             "--address", cluster.address], env=cluster.env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = spawn([*args, "--executor", "ray",
+                 "--address", cluster.address], env=cluster.env(),
+                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     killed, acked = None, None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -262,9 +262,9 @@ def test_a_driver_killed_on_ray_resumes_its_llm_units_from_their_checkpoints(clu
     often.write_text(config.read_text() + "\n[execution]\ncheckpoint_upload_seconds = 0\n")
     out = tmp_path / "driver-killed"
     args = [a if a != str(config) else str(often) for a in _args(setup, out, 200)]
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args, "--executor", "ray",
-                             "--address", cluster.address], env=cluster.env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn([*args, "--executor", "ray",
+                 "--address", cluster.address], env=cluster.env(),
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     copied: dict[str, int] = {}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from clirun import clinpred
+from clirun import clinpred, spawn
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +76,8 @@ def test_run_on_the_real_model_writes_an_llm_entry_with_real_probabilities(small
 def test_kill_9_mid_training_then_resume_completes(small_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     args = ["run", "--data", str(small_csv), "--model", MODEL, "--iters", "14", "--no-generate", "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "clinpred.cli.main", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn(args,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # the file, not its folder: the folder appears a moment before the file is renamed into it
     checkpoint = out / "adapters" / MODEL / "checkpoint" / "checkpoint.safetensors"
     deadline = time.time() + 900
