@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from clinpred.core.errors import DataError
-from clinpred.core.evaluation.cv_estimate import Fold, larger_se, fold_to_fold_se, widen_to
+from clinpred.core.evaluation.cv_estimate import Fold, fold_to_fold_se, larger_se, widen_to
 from clinpred.core.evaluation.delong import delong_test
 from clinpred.core.evaluation.metric_kernels import weighted_auroc
 from clinpred.core.evaluation.intervals import percentile_interval

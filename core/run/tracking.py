@@ -6,7 +6,7 @@ directory (and released it), it hands each tracker a :class:`FinishedRun` — ru
 metrics.json as read back, the warnings, and the files that may be shared. Those never include a
 patient row: predictions/, units/ and splits.json (patient ids, labels, per-patient scores) are
 never shared; a report given to a tracker is written without example prompts or raw outputs
-(:func:`clinpred.core.report.report.write_report`'s ``shareable``), by a function the caller
+(the report writer's ``shareable`` copy), by a function the caller
 supplies, because the run stage does not import the report stage.
 """
 
