@@ -23,7 +23,8 @@ last) can be judged against the checkpoint that was truly best.
 The engine's functions do the work (``last_token_features`` + ``fit_probe``, ``score_p_yes``,
 ``few_shot_prompts``, ``train_lora``, ``generate_texts``, the baselines' unit). Each arm's result
 is kept in ``--work`` (default benchmarks/results/arms-work/) as soon as it is done, so an
-interrupted run continues where it stopped and arms can be added later; ``--list`` prints the
+interrupted run continues where it stopped and arms can be added later (the frozen model's
+forward passes, tens of minutes at full size, are kept there too, as ``features-*.pkl``); ``--list`` prints the
 arms. At the end the table is printed and ``arms-<time>.json`` written to ``--out``.
 """
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -130,7 +132,7 @@ def summarise(p: np.ndarray, labels: np.ndarray, truth: np.ndarray, weights: np.
 class Bench:
     """The data of one design, the registry and the default model; arms are methods."""
 
-    def __init__(self, design: str, s: dict[str, Any]) -> None:
+    def __init__(self, design: str, s: dict[str, Any], work: Path | None = None) -> None:
         import pandas as pd
 
         from clinpred.core.data.dataset import load_bytes
@@ -139,7 +141,7 @@ class Bench:
         from clinpred.core.evaluation.metrics import bootstrap_weights
         from clinpred.registry.registry import load_registry
 
-        self.design, self.s = design, s
+        self.design, self.s, self.work = design, s, work
         train, p_train = generate_cohort(n=s["n_train"], seed=1, design_name=design)
         fresh, p_fresh = generate_cohort(n=s["n_fresh"], seed=2, design_name=design)
         fresh[ID_COLUMN] = [f"F{i + 1:05d}" for i in range(len(fresh))]
@@ -229,6 +231,8 @@ class Bench:
         from clinpred.core.llm.features import last_token_features
 
         key = f"features-{style or 'list'}"
+        if key not in self.__dict__ and self.work is not None:
+            self._load_features(key)
         if key not in self.__dict__:
             loaded = self.load()
             model, tok = loaded.model, loaded.tokenizer
@@ -247,7 +251,34 @@ class Bench:
             seconds = time.perf_counter() - tic
             self.__dict__[key] = {"states": states, "p_yes": p_yes, "seconds": seconds,
                                   "per_patient": seconds / (len(self.pool) + len(self.fresh))}
+            self._save_features(key)
         return self.__dict__[key]
+
+    def _features_file(self, key: str) -> Path:
+        spec = {"design": self.design, "settings": self.s, "key": key, "model": str(self.model_dir), "version": 1}
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return self.work / f"{key}-{digest}.pkl"
+
+    def _save_features(self, key: str) -> None:
+        """Keep the forward passes (tens of minutes at full size) so a restarted run reuses them."""
+        if self.work is None:
+            return
+        path = self._features_file(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump({"features": self.__dict__[key], "trunk": getattr(self, "trunk", None)}, fh, protocol=5)
+        tmp.replace(path)
+
+    def _load_features(self, key: str) -> None:
+        path = self._features_file(key)
+        if not path.is_file():
+            return
+        with path.open("rb") as fh:  # the bench's own cache file, written above
+            data = pickle.load(fh)
+        self.__dict__[key] = data["features"]
+        if data["trunk"] is not None:
+            self.trunk = data["trunk"]
 
     def entering_states(self, model: Any, tok: Any, book: Any, start: int, states: np.ndarray,
                         p_yes: np.ndarray) -> dict[str, Any]:
@@ -625,8 +656,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"quick": args.quick, "settings": s, "model": common.DEFAULT_MODEL, **info,
                               "goal": GOAL, "designs": {}}
     for design in designs:
-        bench = Bench(design, s)
         tag = f"{design}-n{s['n_fresh']}" + ("-quick" if args.quick else "")
+        bench = Bench(design, s, args.work / tag)
         labels, truth = bench.labels[bench.fresh], bench.truth[bench.fresh]
         rows: dict[str, Any] = {}
         print(f"\n== design {design}: {len(bench.split.train)} training / {len(bench.split.val)} validation patients, "
