@@ -37,6 +37,7 @@ PHASES = {
     "frozen-trunk cache": ("building the frozen-trunk cache", "examples"),
     "scoring": ("scoring P(yes)", "patients"),
     "generation": ("generating answers", "patients"),
+    "probe head": ("the frozen model's states for the LP-FT head", "patients"),
 }
 
 

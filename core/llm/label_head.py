@@ -8,7 +8,9 @@ answer-token rows. With a head, ``train_lora`` trains it with the adapter (the l
 margin is the head's logit; the answer-token share and the end of turn still go through the LM
 head, so generation keeps answering) and saves it next to the adapter as
 ``label_head.safetensors`` (mlx-lm's adapter loader refuses unknown tensors). P(yes) of such a
-model is the head's (:func:`head_p_yes`), not the label tokens'.
+model is the head's (:func:`head_p_yes`), not the label tokens'. :func:`probe_head` is the whole
+first stage (``head = "probe"`` of a ``[[models]]`` entry): the frozen model's states of the
+training patients, the probe fitted on them, the head made from it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,21 @@ def head_from_probe(fit: Any) -> Any:
     """The head that computes exactly the probe's logit from raw (unstandardised) features."""
     weight = np.asarray(fit.coef) / np.asarray(fit.scale)
     return make_head(weight, float(fit.intercept - weight @ np.asarray(fit.mean)))
+
+
+def probe_head(model: Any, tokenizer: Any, prompts: Sequence[str], labels: Sequence[int], *, seed: int,
+               class_weight: str | None = None, **features: Any) -> tuple[Any, Any]:
+    """LP-FT's first stage on the frozen ``model`` (call it before LoRA is added): the final-norm
+    states at the last token of the training patients' scoring ``prompts``, the probe fitted on them
+    (:func:`~clinpred.core.llm.probe.fit_probe`, ``C`` by inner CV) and the head that computes its
+    logit. Returns ``(head, fit)``; ``features`` go to ``last_token_features`` (batch size, prefix
+    cache, progress)."""
+    from clinpred.core.llm.features import last_token_features
+    from clinpred.core.llm.probe import fit_probe
+
+    states = last_token_features(model, tokenizer, prompts, **features).states
+    fit = fit_probe(states, labels, seed=seed, class_weight=class_weight)
+    return head_from_probe(fit), fit
 
 
 def head_arrays(head: Any) -> tuple[np.ndarray, float]:

@@ -68,6 +68,29 @@ class PromptBook:
         return yes.prompt
 
 
+def p_yes(model: Any, tokenizer: Any, prompts: list[str], task: TaskSpec, head: Any = None,
+          **scoring: Any) -> np.ndarray:
+    """P(yes) of a fine-tuned model: from its label head when it has one (LP-FT), else from the
+    answer words' token probabilities."""
+    from clinpred.core.llm.scoring import score_p_yes
+
+    if head is not None:
+        from clinpred.core.llm.label_head import head_p_yes
+
+        return head_p_yes(model, tokenizer, prompts, head, **scoring)
+    return score_p_yes(model, tokenizer, prompts, task.positive, task.negative, **scoring)
+
+
+def _lpft_head(model: Any, tokenizer: Any, book: PromptBook, train: np.ndarray, labels: np.ndarray, *, seed: int,
+               class_weight: str | None, emit: EventSink, unit: str, **scoring: Any) -> tuple[Any, Any]:
+    """The probe of the frozen model on the training patients, as the head LoRA starts from."""
+    from clinpred.core.llm.label_head import probe_head
+
+    emit(Event("message", unit, f"LP-FT: the frozen model's states of {train.size} training patients and their probe"))
+    return probe_head(model, tokenizer, [book.scoring_prompt(int(i)) for i in train], labels[train], seed=seed,
+                      class_weight=class_weight, on_progress=phase_progress(emit, unit, "probe head"), **scoring)
+
+
 def fit_layers(params: LoraParams, explicit: frozenset[str], n_layers: int, emit: EventSink, unit: str) -> LoraParams:
     """A family default of more LoRA layers than the model has means all of them; a value the
     user set is kept (and training refuses it with a clear message)."""
@@ -138,7 +161,7 @@ def run_llm_unit(
     """Fine-tune on ``train_idx`` (already balanced), score validation and test, optionally
     generate and parse the test answers (``evaluation.generate``)."""
     from clinpred.core.weights.model_source import model_revision
-    from clinpred.core.llm.scoring import generate_texts, score_p_yes
+    from clinpred.core.llm.scoring import generate_texts
     from clinpred.core.llm.training import TrainItem, train_lora
 
     task: TaskSpec = dataset.schema.task
@@ -174,23 +197,28 @@ def run_llm_unit(
     def on_progress(progress: Any) -> None:
         emit(Event("train-progress", unit, data={**progress.as_dict(), "epochs": epochs}))
 
+    batch = params.score_batch_size
+    fast = {"batch_size": batch, "prefix_cache": params.prefix_cache}
+    head, probe = None, None
+    if params.head == "probe":  # LP-FT: the probe of the frozen model first (before LoRA is added)
+        head, probe = _lpft_head(model, tokenizer, book, np.unique(train_idx), labels, seed=seed,
+                                 class_weight="balanced" if evaluation.balance == "class-weight" else None,
+                                 emit=emit, unit=unit, **fast)
+        lap("probe head")
     result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
                         on_progress=on_progress, on_cache_progress=phase_progress(emit, unit, "frozen-trunk cache"),
-                        resume=resume, positive=task.positive, negative=task.negative)
+                        resume=resume, positive=task.positive, negative=task.negative, head=head)
 
-    batch = params.score_batch_size
     val_prompts = [book.scoring_prompt(int(i)) for i in split.val]
     test_prompts = [book.scoring_prompt(int(i)) for i in split.test]
     lap("train")
     n_score = len(val_prompts) + len(test_prompts)
     emit(Event("message", unit, f"scoring {n_score} patients"))
-    fast = {"batch_size": batch, "prefix_cache": params.prefix_cache}
     phase_progress(emit, unit, "scoring", total=n_score)(0, len(val_prompts))  # the phase starts now
-    p_val = score_p_yes(model, tokenizer, val_prompts, task.positive, task.negative,
-                        on_progress=phase_progress(emit, unit, "scoring", total=n_score), **fast)
-    p_test = score_p_yes(model, tokenizer, test_prompts, task.positive, task.negative,
-                         on_progress=phase_progress(emit, unit, "scoring", offset=len(val_prompts), total=n_score),
-                         **fast)
+    p_val = p_yes(model, tokenizer, val_prompts, task, head,
+                  on_progress=phase_progress(emit, unit, "scoring", total=n_score), **fast)
+    p_test = p_yes(model, tokenizer, test_prompts, task, head,
+                   on_progress=phase_progress(emit, unit, "scoring", offset=len(val_prompts), total=n_score), **fast)
     lap("score")
     test: dict[str, Any] = {}
     if evaluation.store_prompts:
@@ -207,6 +235,9 @@ def run_llm_unit(
         lap("generate")
     training = {**result.as_dict(), "lora_layers": params.lora_layers, "epochs": round(epochs, 4),
                 "train_examples": len(train_items)}
+    if probe is not None:
+        training["probe_head"] = {"C": probe.c, "patients": int(np.unique(train_idx).size),
+                                  "class_weight": "balanced" if evaluation.balance == "class-weight" else None}
     training.pop("adapter_dir", None)  # the run directory's layout says where it is
     return LoraUnitResult(p_val, p_test, test, {
         "training": training,

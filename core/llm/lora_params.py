@@ -15,10 +15,14 @@ from typing import Any
 from attrs import define
 
 from clinpred.core import bounds as B
+from clinpred.core.errors import ConfigError
 from clinpred.core.llm.training_config import OBJECTIVES, SELECT_METRICS
 from clinpred.core.params import declared, param
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16", "quantized")
+#: where the label objective's margin comes from: the LM head's label-token rows, or a linear head
+#: started from the frozen model's probe (LP-FT)
+HEADS = ("lm", "probe")
 
 
 
@@ -67,6 +71,14 @@ class LoraParams:
                                      help="weight of the label tokens' share of the vocabulary (label objective)")
     select_metric: str = param("auroc", kind=str, choices=SELECT_METRICS,
                                help="the kept adapter: best validation auroc, loss, log_loss, or the last")
+    head: str = param("lm", kind=str, choices=HEADS,
+                      help="label objective's head: lm (the label tokens' rows of the LM head) or probe "
+                           "(LP-FT: a linear head started from a probe of the frozen model; P(yes) is the head's)")
+
+    def __attrs_post_init__(self) -> None:
+        if self.head == "probe" and self.objective != "label":
+            raise ConfigError(f'head = "probe" (LP-FT) trains a classification head with the label objective; '
+                              f'set objective = "label" (it is {self.objective!r})')
 
     def train_config(self, *, seed: int, **overrides: Any) -> Any:
         """The trainer's settings (``num_iters`` wins over ``epochs``)."""

@@ -76,6 +76,18 @@ def objective_value(result: Any, objective: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _lpft_head(params: Any, spec: TrialSpec, loaded: Any, book: Any, labels: np.ndarray) -> Any:
+    """LP-FT's start for a trial: the probe of the frozen model on the inner training part (once
+    per patient; class-weighted when the trial's examples are)."""
+    from clinpred.core.llm.label_head import probe_head
+
+    train = np.unique(np.asarray(spec.inner_train, dtype=int))
+    head, _ = probe_head(loaded.model, loaded.tokenizer, [book.scoring_prompt(int(i)) for i in train], labels[train],
+                         seed=spec.seed, class_weight="balanced" if spec.weights is not None else None,
+                         batch_size=params.score_batch_size, prefix_cache=params.prefix_cache)
+    return head
+
+
 def run_trial(spec: TrialSpec, ctx: TrialContext, work_dir: Path,
               report: Callable[[int, float], bool] | None = None) -> dict[str, Any]:
     """Train and judge one trial; ``report(step, value)`` gets each validation value and returns
@@ -116,9 +128,10 @@ def run_trial(spec: TrialSpec, ctx: TrialContext, work_dir: Path,
     adapter_dir = work_dir / f"trial-{spec.number:03d}"
     shutil.rmtree(adapter_dir, ignore_errors=True)  # a trial interrupted mid-way starts over
     try:
+        head = _lpft_head(params, spec, loaded, book, labels) if params.head == "probe" else None
         result = train_lora(loaded.model, loaded.tokenizer, items(spec.inner_train, weights),
                             items(spec.inner_val, None), cfg, adapter_dir, on_progress=on_progress,
-                            positive=ctx.positive, negative=ctx.negative)
+                            positive=ctx.positive, negative=ctx.negative, head=head)
     except TrialPruned:
         record.update(state="pruned", value=None)
     except (ClinpredError, ValueError, RuntimeError, MemoryError) as exc:

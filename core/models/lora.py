@@ -4,7 +4,8 @@ of a ``[[models]]`` entry; registered by the built-in plugin ``clinpred.plugins.
 A unit renders each patient through the family's hooks, fine-tunes LoRA adapters on the (balanced)
 training part with the best validation checkpoint kept (:mod:`clinpred.core.llm.llm_unit`), scores
 P(yes) from the answer tokens and optionally generates and parses the test answers. The adapter
-(``adapters.safetensors`` + ``adapter_config.json``, loadable by ``mlx_lm.load``) is what it saves;
+(``adapters.safetensors`` + ``adapter_config.json``, loadable by ``mlx_lm.load``) is what it saves,
+with ``label_head.safetensors`` beside it for LP-FT (``head = "probe"``: P(yes) is that head's);
 its training checkpoint stays beside it so an interrupted unit continues from it.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 from attrs import define
 
+from clinpred.core.llm.label_head import HEAD_FILE
 from clinpred.core.llm.lora_params import LoraParams
 from clinpred.core.models.adapter import LoadContext, ModelAdapter
 from clinpred.core.models.work import UnitWork
@@ -44,16 +46,28 @@ class LoraFineTune(ModelAdapter):
             dataset=work.dataset, records=llm.records(), split=work.split, train_idx=part.indices,
             sample_weights=part.weights, params=work.params, explicit=work.explicit, evaluation=work.settings,
             adapter_dir=work.save_dir, seed=work.seed, emit=work.emit, unit=work.unit, resume=work.resume)
-        fitted = FittedLora(result.loaded, llm, work.params.score_batch_size, prefix_cache=work.params.prefix_cache)
+        head = _head(work.params, work.save_dir)
+        fitted = FittedLora(result.loaded, llm, work.params.score_batch_size, prefix_cache=work.params.prefix_cache,
+                            head=head)
+        saved = ADAPTER_FILES + ((HEAD_FILE,) if head is not None else ())
         return work.outcome(result.p_val, result.p_test, trained_on=part.indices, test=result.test,
-                            details=result.details, saved=ADAPTER_FILES, fitted=fitted)
+                            details=result.details, saved=saved, fitted=fitted)
 
     def load(self, context: LoadContext) -> "FittedLora":
         model = context.details.get("model") or {}
         loaded = context.llm.load(precision=str(model.get("precision") or context.params.precision),
                                   adapter_path=context.folder)
         return FittedLora(loaded, context.llm, context.batch_size or context.params.score_batch_size,
-                          context.on_progress)
+                          context.on_progress, head=_head(context.params, context.folder))
+
+
+def _head(params: LoraParams, folder: Any) -> Any:
+    """The trained label head of an LP-FT model (``head = "probe"``), else None."""
+    if params.head != "probe":
+        return None
+    from clinpred.core.llm.label_head import load_head
+
+    return load_head(folder)
 
 
 @define
@@ -65,16 +79,16 @@ class FittedLora:
     batch_size: int
     on_progress: Any = None
     prefix_cache: bool = True
+    head: Any = None  # the label head of an LP-FT model: P(yes) is its output
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
-        from clinpred.core.llm.llm_unit import PromptBook
-        from clinpred.core.llm.scoring import score_p_yes
+        from clinpred.core.llm.llm_unit import PromptBook, p_yes
 
         task = dataset.schema.task
         book = PromptBook(self.llm.hooks, self.llm.family, self.loaded.tokenizer, task, dataset.records())
         prompts = [book.scoring_prompt(i) for i in range(len(dataset.ids))]
-        return score_p_yes(self.loaded.model, self.loaded.tokenizer, prompts, task.positive, task.negative,
-                           batch_size=self.batch_size, on_progress=self.on_progress, prefix_cache=self.prefix_cache)
+        return p_yes(self.loaded.model, self.loaded.tokenizer, prompts, task, self.head, batch_size=self.batch_size,
+                     on_progress=self.on_progress, prefix_cache=self.prefix_cache)
 
 
 __all__ = ["ADAPTER_FILES", "FittedLora", "LoraFineTune"]

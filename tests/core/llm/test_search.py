@@ -49,13 +49,13 @@ def _cfg(**kw: Any) -> SearchConfig:
 
 
 def _search(setting: dict[str, Any], out: Path, cfg: SearchConfig, *, seed: int = 7, book: Any = PromptBook,
-            emit: Any = None) -> dict[str, Any]:
+            emit: Any = None, **hyper: Any) -> dict[str, Any]:
     ds, task = setting["dataset"], setting["dataset"].schema.task
     return search_mod.run_search(
         cfg=cfg, load=setting["load"],
         book=lambda tok: book(setting["registry"], setting["family"], tok, task, setting["records"]),
         labels=ds.labels, train_part=setting["split"].train, balance="oversample",
-        hyper={"lora_layers": 2, "lora_rank": 4, "learning_rate": 1e-3, "num_iters": ITERS, "eval_every": 2},
+        hyper={"lora_layers": 2, "lora_rank": 4, "learning_rate": 1e-3, "num_iters": ITERS, "eval_every": 2, **hyper},
         seed=seed, search_dir=out, positive=task.positive, negative=task.negative,
         emit=emit or (lambda e: None), unit="tiny/holdout")
 
@@ -230,3 +230,21 @@ def test_a_split_search_hands_out_a_batch_at_a_time_and_only_after_the_previous_
     assert [t.spec.number for t in single.ready()] == [0] and single.ready() == []
     with pytest.raises(ValueError, match="parallel_trials = 0 is impossible"):
         _cfg(parallel_trials=0)
+
+
+def test_lp_ft_trials_start_from_a_probe_of_their_inner_training_part(setting, tmp_path: Path) -> None:
+    """``head = "probe"`` is searched as it runs: each trial fits its probe on the frozen model's
+    states of its inner training patients (no outer patient, no inner validation patient)."""
+    prompted: set[int] = set()
+
+    class Recording(PromptBook):
+        def scoring_prompt(self, i: int) -> str:
+            prompted.add(int(i))
+            return super().scoring_prompt(i)
+
+    result = _search(setting, tmp_path / "lpft", _cfg(n_trials=2, pruner="none"), book=Recording,
+                     objective="label", head="probe")
+    assert [t["state"] for t in result["trials"]] == ["complete", "complete"]
+    split, inner = setting["split"], result["inner"]
+    assert prompted and prompted <= set(split.train.tolist())
+    assert len(prompted) == inner["train"]  # the inner training part only: not the inner validation part
