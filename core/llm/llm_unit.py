@@ -200,7 +200,10 @@ def run_llm_unit(
     batch = params.score_batch_size
     fast = {"batch_size": batch, "prefix_cache": params.prefix_cache}
     head, probe = None, None
-    if params.head == "probe":  # LP-FT: the probe of the frozen model first (before LoRA is added)
+    if params.head == "probe" and not params.lpft and "head" in explicit:
+        emit(Event("warning", unit, f'{unit}: head = "probe" (LP-FT) applies to objective = "label"; this unit trains '
+                                    f'{params.objective!r} through the LM head', data={"code": "head-not-applied"}))
+    if params.lpft:  # LP-FT: the probe of the frozen model first (before LoRA is added)
         head, probe = _lpft_head(model, tokenizer, book, np.unique(train_idx), labels, seed=seed,
                                  class_weight="balanced" if evaluation.balance == "class-weight" else None,
                                  emit=emit, unit=unit, **fast)

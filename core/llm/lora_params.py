@@ -15,7 +15,6 @@ from typing import Any
 from attrs import define
 
 from clinpred.core import bounds as B
-from clinpred.core.errors import ConfigError
 from clinpred.core.llm.training_config import OBJECTIVES, SELECT_METRICS
 from clinpred.core.params import declared, param
 
@@ -75,10 +74,11 @@ class LoraParams:
                       help="label objective's head: lm (the label tokens' rows of the LM head) or probe "
                            "(LP-FT: a linear head started from a probe of the frozen model; P(yes) is the head's)")
 
-    def __attrs_post_init__(self) -> None:
-        if self.head == "probe" and self.objective != "label":
-            raise ConfigError(f'head = "probe" (LP-FT) trains a classification head with the label objective; '
-                              f'set objective = "label" (it is {self.objective!r})')
+    @property
+    def lpft(self) -> bool:
+        """LP-FT: ``head = "probe"`` with the label objective (with ``answer-token`` the key does not
+        apply: that objective has no head, so a search may still try it)."""
+        return self.head == "probe" and self.objective == "label"
 
     def train_config(self, *, seed: int, **overrides: Any) -> Any:
         """The trainer's settings (``num_iters`` wins over ``epochs``)."""

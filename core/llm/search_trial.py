@@ -128,7 +128,7 @@ def run_trial(spec: TrialSpec, ctx: TrialContext, work_dir: Path,
     adapter_dir = work_dir / f"trial-{spec.number:03d}"
     shutil.rmtree(adapter_dir, ignore_errors=True)  # a trial interrupted mid-way starts over
     try:
-        head = _lpft_head(params, spec, loaded, book, labels) if params.head == "probe" else None
+        head = _lpft_head(params, spec, loaded, book, labels) if params.lpft else None
         result = train_lora(loaded.model, loaded.tokenizer, items(spec.inner_train, weights),
                             items(spec.inner_val, None), cfg, adapter_dir, on_progress=on_progress,
                             positive=ctx.positive, negative=ctx.negative, head=head)

@@ -62,8 +62,8 @@ class LoraFineTune(ModelAdapter):
 
 
 def _head(params: LoraParams, folder: Any) -> Any:
-    """The trained label head of an LP-FT model (``head = "probe"``), else None."""
-    if params.head != "probe":
+    """The trained label head of an LP-FT model (``head = "probe"``, label objective), else None."""
+    if not params.lpft:
         return None
     from clinpred.core.llm.label_head import load_head
 

@@ -104,17 +104,22 @@ def test_lp_ft_that_trains_moves_away_from_the_probe(tmp_path: Path) -> None:
     assert max(abs(lpft[k] - probe[k]) for k in probe) > 1e-3
 
 
-def test_head_probe_needs_the_label_objective(tmp_path: Path) -> None:
-    from clinpred.core.errors import ConfigError
+def test_head_probe_applies_to_the_label_objective_only(tmp_path: Path) -> None:
+    """With answer-token (no head to start) the key does not apply, so a search may still try that
+    objective; a user who set it explicitly is told in a warning."""
     from clinpred.core.llm.lora_params import LoraParams
     from clinpred.core.params import build_params
+    from tiny_models import tiny_model_dir
 
-    with pytest.raises(ConfigError, match='head = "probe".*objective = "label"'):
-        build_params(LoraParams, {"head": "probe"}, "models.m")
-    assert build_params(LoraParams, {"head": "probe", "objective": "label"}, "models.m").head == "probe"
+    assert build_params(LoraParams, {"head": "probe", "objective": "label"}, "m").lpft
+    assert not build_params(LoraParams, {"head": "probe"}, "m").lpft
+    assert not build_params(LoraParams, {"objective": "label"}, "m").lpft
+    data = synth_csv(tmp_path / "cohort.csv", n=80)
     config = tmp_path / "c.toml"
-    config.write_text('[run]\nmodels = ["m"]\n[[models]]\nname = "m"\nmodel_id = "org/m"\nfamily = "qwen"\n'
-                      'head = "probe"\n')
-    result = clinpred("run", "--config", str(config), "--no-baselines", "--out", str(tmp_path / "r"))
-    assert result.code == 2 and 'objective = "label"' in result.err
-    assert len(result.err.strip().splitlines()) == 1
+    config.write_text(f'[run]\nmodels = ["m"]\n[[models]]\nname = "m"\nmodel_id = "{tiny_model_dir("qwen2")}"\n'
+                      'family = "qwen"\nhead = "probe"\n')
+    result = clinpred("run", "--config", str(config), "--iters", "1", "--no-baselines", "--no-generate",
+                      "--data", str(data), "--out", str(tmp_path / "r"))
+    assert result.code == 0, result.err
+    assert 'head = "probe" (LP-FT) applies to objective = "label"' in result.err
+    assert not (tmp_path / "r" / "adapters" / "m" / "label_head.safetensors").exists()
