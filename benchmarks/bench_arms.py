@@ -445,7 +445,10 @@ class Bench:
         layers = int(hyper.get("lora_layers", 8))
 
         def p_yes_of(idx: np.ndarray) -> np.ndarray:
-            fast = self.top_blocks_p_yes(model, tok, idx, layers, head) if split is self.split else None
+            # a label head reads the final state through weights up to 1/scale of the probe's features, which
+            # magnifies the float16 rounding of the stored trunk states (0.01 in P(yes) on `numeric`): the
+            # engine's own float32 pass scores head arms
+            fast = self.top_blocks_p_yes(model, tok, idx, layers, head) if split is self.split and head is None else None
             if fast is not None:
                 return fast
             return engine_p_yes([book.scoring_prompt(int(i)) for i in idx])
