@@ -100,13 +100,8 @@ def check_params(cls: type, values: Mapping[str, Any], where: str) -> dict[str, 
 
 
 def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """An instance of ``cls`` from TOML ``values`` (unset keys keep their declared defaults); a rule
-    between keys that ``cls`` checks itself is one :class:`ConfigError` line naming ``where`` too."""
-    checked = check_params(cls, values, where)
-    try:
-        return cls(**checked)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    """An instance of ``cls`` from TOML ``values`` (unset keys keep their declared defaults)."""
+    return cls(**check_params(cls, values, where))
 
 
 def params_dict(instance: Any) -> dict[str, Any]:

@@ -203,9 +203,10 @@ def run_llm_unit(
     if params.head == "probe" and not params.lpft and "head" in explicit:
         emit(Event("warning", unit, f'{unit}: head = "probe" (LP-FT) applies to objective = "label"; this unit trains '
                                     f'{params.objective!r} through the LM head', data={"code": "head-not-applied"}))
+    probe_patients = np.unique(train_idx)  # the training part once per patient, never oversampled (as the probe arm)
+    class_weight = "balanced" if evaluation.balance == "class-weight" else None
     if params.lpft:  # LP-FT: the probe of the frozen model first (before LoRA is added)
-        head, probe = _lpft_head(model, tokenizer, book, np.unique(train_idx), labels, seed=seed,
-                                 class_weight="balanced" if evaluation.balance == "class-weight" else None,
+        head, probe = _lpft_head(model, tokenizer, book, probe_patients, labels, seed=seed, class_weight=class_weight,
                                  emit=emit, unit=unit, **fast)
         lap("probe head")
     result = train_lora(model, tokenizer, train_items, val_items, cfg, adapter_dir,
@@ -239,8 +240,7 @@ def run_llm_unit(
     training = {**result.as_dict(), "lora_layers": params.lora_layers, "epochs": round(epochs, 4),
                 "train_examples": len(train_items)}
     if probe is not None:
-        training["probe_head"] = {"C": probe.c, "patients": int(np.unique(train_idx).size),
-                                  "class_weight": "balanced" if evaluation.balance == "class-weight" else None}
+        training["probe_head"] = {"C": probe.c, "patients": int(probe_patients.size), "class_weight": class_weight}
     training.pop("adapter_dir", None)  # the run directory's layout says where it is
     return LoraUnitResult(p_val, p_test, test, {
         "training": training,
