@@ -66,17 +66,24 @@ def _bounds(entry: dict) -> tuple[float, float] | None:
     return None if lo is None or hi is None else (float(lo), float(hi))
 
 
-def simulate(design, population: tuple[np.ndarray, np.ndarray], seed: int, cohort: int) -> dict:
-    """One cohort: labels, every model's fold predictions and the truths (the slow part: fits and the
-    population values), as arrays that :func:`evaluate` turns into intervals."""
+def draw_cohort(design, seed: int, cohort: int) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Cohort ``cohort`` of ``seed``: ``(X, y, [(train, test), ...])``, the repeated stratified K-fold
+    splits in order (repeat-major), the same on every call."""
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     rng = np.random.default_rng([seed, cohort])
     X, _, y = design.draw(rng, N)
+    splitter = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=int(rng.integers(2**31)))
+    return X, y, list(splitter.split(X, y))
+
+
+def simulate(design, population: tuple[np.ndarray, np.ndarray], seed: int, cohort: int) -> dict:
+    """One cohort: labels, every model's fold predictions and the truths (the slow part: fits and the
+    population values), as arrays that :func:`evaluate` turns into intervals."""
+    X, y, splits = draw_cohort(design, seed, cohort)
     tests, preds = [], {}
     fitted: dict[str, list[list]] = {}
-    splitter = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=int(rng.integers(2**31)))
-    for k, (train, test) in enumerate(splitter.split(X, y)):
+    for k, (train, test) in enumerate(splits):
         tests.append(test)
         for name, model in design.fit(X[train], y[train], seed=k).items():
             preds.setdefault(name, []).append(model(X[test]))

@@ -220,6 +220,30 @@ def _epochs(units: Mapping[str, Any]) -> list[float]:
     return out
 
 
+def _separate_head(unit: Any) -> bool:
+    """Whether the unit's P(yes) came from a head of its own (LP-FT's probe head), not from its words."""
+    return hasattr(unit, "detail") and bool(unit.detail("training").get("probe_head"))
+
+
+def _collapse_advice(units: Mapping[str, Any], balance: str) -> list[str]:
+    """What to do about collapsed words, given what the run already did."""
+    if all(_separate_head(u) for u in units.values()):
+        return ['its words come from the LM head, which LP-FT (head = "probe") does not train for the answer: '
+                "its P(yes) comes from the probe head, and more training or balancing would not change the words"]
+    epochs = _epochs(units)
+    advice = []
+    if epochs and max(epochs) < 1:
+        advice.append(f"train longer (its fine-tune covered {max(epochs):.2g} of an epoch)")
+    elif balance == "none":
+        advice.append("train longer")
+    if balance == "none":
+        advice.append('balance its training (balance = "oversample" or "class-weight" in [evaluation])')
+    else:
+        done = "oversampled" if balance == "oversample" else "class-weighted"
+        advice.append(f"train longer or with another learning rate (its training was already {done})")
+    return advice + ["check the prompt (clinpred prompt)"]
+
+
 def collapsed_answers(results: Mapping[str, Mapping[str, Any]], balance: str = "none") -> list[dict[str, str]]:
     """Models whose parsed generated answers (LLMs that generated) >= 95% one class (:data:`COLLAPSE_SHARE`). The advice
     says what was already done: a run that balanced its training is not told to balance it."""
@@ -233,18 +257,7 @@ def collapsed_answers(results: Mapping[str, Mapping[str, Any]], balance: str = "
             positive = sum(parsed) * 2 >= len(parsed)
             count = sum(parsed) if positive else len(parsed) - sum(parsed)
             word = "positive" if positive else "negative"
-            epochs = _epochs(units)
-            advice = []
-            if epochs and max(epochs) < 1:
-                advice.append(f"train longer (its fine-tune covered {max(epochs):.2g} of an epoch)")
-            elif balance == "none":
-                advice.append("train longer")
-            if balance == "none":
-                advice.append('balance its training (balance = "oversample" or "class-weight" in [evaluation])')
-            else:
-                done = "oversampled" if balance == "oversample" else "class-weighted"
-                advice.append(f"train longer or with another learning rate (its training was already {done})")
-            advice.append("check the prompt (clinpred prompt)")
+            advice = _collapse_advice(units, balance)
             out.append(_entry(
                 "collapsed-answers", name,
                 f"{name}: {count} of {len(parsed)} parsed generated answers ({share:.0%}, >= {COLLAPSE_SHARE:.0%}) are "

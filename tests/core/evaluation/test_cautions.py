@@ -196,3 +196,19 @@ def test_collapse_advice_and_a_warning_for_a_fine_tune_under_one_epoch():
     found = cautions.under_one_epoch({"m": short, "long": long, "lasso": baseline})
     assert _codes(found) == [("under-one-epoch", "m")]
     assert "m: its fine-tune covered 0.34-0.35 of an epoch of the training part" in found[0]["message"]
+
+
+def test_collapse_advice_for_lpft_says_the_words_are_not_what_it_trained():
+    """The default recipe (LP-FT) scores with its probe head: its words are the LM head's, untrained
+    for the answer, so "train longer / balance" would be wrong advice."""
+    from outcomes import outcome
+
+    lpft = {"training": {"epochs": 1.7, "probe_head": {"C": 0.01, "patients": 462, "class_weight": None}}}
+    units = {"r0f0": outcome([0, 1, 2], [0.6] * 3, parsed=[1, 1, 1], **lpft)}
+    (found,) = cautions.collapsed_answers({"m": units}, "none")
+    assert 'LP-FT (head = "probe") does not train for the answer' in found["message"]
+    assert "train longer" not in found["message"] and "balance its training" not in found["message"]
+    assert "P(yes) at the threshold chosen on validation" in found["message"]
+    mixed = {**units, "r0f1": outcome([3, 4], [0.6] * 2, parsed=[1, 1], training={"epochs": 1.7})}
+    (found,) = cautions.collapsed_answers({"m": mixed}, "none")
+    assert "train longer" in found["message"] and "LP-FT" not in found["message"]
