@@ -41,8 +41,11 @@ fold AUCs / sqrt(K), ESL 7.10; averaged over repeats) sees the model-to-model va
 only K - 1 degrees of freedom. The cluster-bootstrap interval of the AUROC is therefore widened
 about the estimate to the **larger** of the two standard errors where its own spread is smaller.
 Measured (README, "Do the intervals reach 95%?"): 0.937 where LASSO is refitted (0.931 before),
-0.962 where the fitting does not vary. Reaching 95% for refitted models needs a variance estimate
-that refits (nested CV).
+0.962 where the fitting does not vary. Two variances that refit were measured on the same cohorts
+and not adopted (``benchmarks/bench_refit_variance.py``): nested CV on the run's own splits is too
+noisy with a run's few repetitions, and the grouped jackknife of the whole cross-validation
+overstates the variance about 1.8-fold. Reaching 95% for refitted models needs an estimator of the
+refitting covariance that is accurate with a run's own fits.
 
 A model whose scores are constant within every fold (the majority baseline) has AUROC exactly
 0.5 and no calibration slope.
