@@ -143,11 +143,12 @@ def pool(pattern: str, coverage: str) -> None:
     from clinpred.core.evaluation.intervals import wilson_interval
 
     current = {(r["design"], r["seed"], r["cohort"]): r["ci"] for r in _rows(coverage)}
-    results = []
+    merged: dict[tuple, dict] = {}  # one record per cohort, with the estimators measured on it
     for r in _rows(pattern):
         key = (r["design"], r["seed"], r["cohort"])
         if key in current:
-            results.append((r, current[key]))
+            merged.setdefault(key, {}).update(r)
+    results = [(r, current[key]) for key, r in merged.items()]
     cells: dict[tuple[str, str, str], list[tuple[bool, float]]] = {}
 
     def add(r: dict, what: str, name: str, lo: float, hi: float, truth: float) -> None:
@@ -168,17 +169,21 @@ def pool(pattern: str, coverage: str) -> None:
                 add(r, what, "jackknife with refits alone", est - half, est + half, truth)
                 f = np.sqrt(max(refit / fixed, 1.0)) if fixed > 0 else 1.0
                 add(r, what, "current x sqrt(jackknife refit / fixed)", est - (est - lo) * f, est + (hi - est) * f, truth)
-    nested_runs = [r["nested"] for r, _ in results if "nested" in r]
-    if nested_runs:
-        print(f"nested: MSE estimate < 0 (SE 0) in {np.mean([n['mse'] < 0 for n in nested_runs]):.1%} of "
-              f"{len(nested_runs)} cohorts; RMS SE {np.sqrt(np.mean([n['se'] ** 2 for n in nested_runs])):.4f}")
-    jk = [r["jackknife"] for r, _ in results if "jackknife" in r]
-    if jk:
-        refit, fixed = np.array([j["refit"] for j in jk]), np.array([j["fixed"] for j in jk])
-        print(f"jackknife: variance refitted / fixed, pooled over {len(jk)} cohorts: AUROC "
-              f"{refit[:, 0].sum() / fixed[:, 0].sum():.2f}, difference {refit[:, 1].sum() / fixed[:, 1].sum():.2f}")
-    errors = [ci["auroc-cluster-bootstrap"]["estimate"] - ci["auroc-cluster-bootstrap"]["truth"] for _, ci in results]
-    print(f"AUROC: SD of (estimate - truth) over {len(errors)} cohorts {np.std(errors):.4f}\n")
+    for design in sorted({r["design"] for r, _ in results}):
+        mine = [(r, ci) for r, ci in results if r["design"] == design]
+        errors = [ci["auroc-cluster-bootstrap"]["estimate"] - ci["auroc-cluster-bootstrap"]["truth"] for _, ci in mine]
+        print(f"{design}: SD of the AUROC's error (estimate - truth) over {len(errors)} cohorts {np.std(errors):.4f}")
+        nested_runs = [r["nested"] for r, _ in mine if "nested" in r]
+        if nested_runs:
+            print(f"{design}: nested MSE estimate < 0 (SE 0) in {np.mean([n['mse'] < 0 for n in nested_runs]):.1%} of "
+                  f"{len(nested_runs)} cohorts; RMS SE {np.sqrt(np.mean([n['se'] ** 2 for n in nested_runs])):.4f}")
+        jk = [r["jackknife"] for r, _ in mine if "jackknife" in r]
+        if jk:
+            refit, fixed = np.array([j["refit"] for j in jk]), np.array([j["fixed"] for j in jk])
+            print(f"{design}: jackknife variance refitted / fixed, pooled over {len(jk)} cohorts: AUROC "
+                  f"{refit[:, 0].sum() / fixed[:, 0].sum():.2f}, difference {refit[:, 1].sum() / fixed[:, 1].sum():.2f}; "
+                  f"RMS jackknife SE (refitted) {np.sqrt(refit[:, 0].mean()):.4f}")
+    print()
     print("| design | CI | cohorts | coverage [Wilson 95%] | mean width |")
     print("| --- | --- | --- | --- | --- |")
     for (design, what, name), v in cells.items():
