@@ -178,7 +178,8 @@ def _l1_logistic(X: np.ndarray, y: np.ndarray, C: float) -> Any:
 
     l1 = {"l1_ratio": 1.0} if inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated" \
         else {"penalty": "l1"}  # scikit-learn >= 1.8 spells L1 as l1_ratio = 1
-    return LogisticRegression(C=C, solver="liblinear", **l1).fit(X, y)
+    # seeded: liblinear's coordinate descent visits the features in a random order
+    return LogisticRegression(C=C, solver="liblinear", random_state=0, **l1).fit(X, y)
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
